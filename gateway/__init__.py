@@ -1,0 +1,1 @@
+"""The Litestar gateway: keys, limits, proxy to the engines, usage, logs, metrics."""

@@ -1,0 +1,53 @@
+"""The admin guard: `Authorization: Bearer <admin token>`, compared in constant time.
+
+With no token configured every admin route answers 503 `admin_disabled`, saying how to set
+one, instead of being open or crashing. Other admin controllers use `guards=[require_admin]`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from pydantic import SecretStr
+
+from gateway.errors import AdminDisabled, AuthenticationFailed
+
+STATE_KEY = "admin_auth"
+
+
+class AdminAuth:
+    def __init__(self, token: SecretStr | None) -> None:
+        self._token = token.get_secret_value().encode() if token is not None else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._token is not None
+
+    def check(self, authorization: str | None) -> None:
+        if self._token is None:
+            raise AdminDisabled(
+                "The admin API is disabled: no admin token is configured. Set "
+                "TOLLGATE_ADMIN_TOKEN (or run `tollgate up` once, which generates "
+                "DATA_DIR/admin-token) and restart the gateway."
+            )
+        scheme, _, presented = (authorization or "").strip().partition(" ")
+        if not authorization:
+            raise AuthenticationFailed(
+                "Missing admin token: send 'Authorization: Bearer $TOLLGATE_ADMIN_TOKEN'.",
+                code="missing_admin_token",
+            )
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise AuthenticationFailed(
+                "Malformed Authorization header: expected 'Bearer <admin token>'.",
+                code="invalid_admin_token",
+            )
+        if not hmac.compare_digest(presented.strip().encode(), self._token):
+            raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+
+
+def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    auth: AdminAuth | None = connection.app.state.get(STATE_KEY)
+    (auth or AdminAuth(None)).check(connection.headers.get("authorization"))

@@ -1,0 +1,1 @@
+"""API keys: generation, hashed storage, constant-time lookup with a short in-process cache."""

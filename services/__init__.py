@@ -1,0 +1,1 @@
+"""Long-running services Tollgate supervises (today: the vLLM engine)."""

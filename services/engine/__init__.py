@@ -1,0 +1,1 @@
+"""The vLLM engine: command-line building, model checks, the default model, supervision."""

@@ -1,0 +1,1 @@
+"""Wire schemas used by more than one part (gateway, UI, CLI)."""

@@ -1,0 +1,141 @@
+"""A gateway served for real (uvicorn in a thread) in front of a fake engine, with fixed test keys.
+
+The keys here stand in for the database-backed `KeysPlugin` (tested on its own), so proxy
+tests stay about the proxy; tests/gateway/test_app.py runs the real plugin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+from litestar import Litestar, Request
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.testing import TestClient
+
+from gateway.app import create_app
+from gateway.errors import AuthenticationFailed
+from gateway.keys.principal import KeyPrincipal
+from gateway.server import uvicorn_options
+from services.fake_engine.server import bind
+from shared.settings import GatewaySettings, Settings
+
+ALICE_KEY = "tg-alice-0123456789abcdef0123456789abcdef"
+BOB_KEY = "tg-bob-fedcba9876543210fedcba9876543210"
+ALICE = KeyPrincipal(id="key_alice", name="alice", prefix="tg-alice")
+# Bob may use only "other-model" (the fake engine serves "fake-model" and "other-model").
+BOB = KeyPrincipal(id="key_bob", name="bob", prefix="tg-bob", allowed_models=("other-model",))
+KEYS = {ALICE_KEY: ALICE, BOB_KEY: BOB}
+
+
+def auth(key: str = ALICE_KEY) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+class FixedKeysPlugin:
+    """Provides the `principal` dependency from a fixed table of keys."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
+            header = request.headers.get("authorization", "")
+            found = KEYS.get(header.removeprefix("Bearer ").strip())
+            if found is None:
+                raise AuthenticationFailed("Invalid API key.")
+            return found
+
+        app_config.dependencies["principal"] = Provide(principal)
+        return app_config
+
+
+# What carries requests to the engine; the proxy tests run once with each (see conftest).
+TRANSPORT = {"name": "httpx"}
+
+
+def gateway_settings(upstreams: list[str], **gateway: Any) -> Settings:
+    gateway.setdefault("upstream_transport", TRANSPORT["name"])
+    return Settings(upstreams=upstreams, gateway=GatewaySettings(**gateway))
+
+
+def build_app(upstreams: list[str], **gateway: Any) -> Litestar:
+    return create_app(gateway_settings(upstreams, **gateway), auth=FixedKeysPlugin())
+
+
+class RunningGateway(str):
+    """The gateway's base URL (a `str`), with its app."""
+
+    app: Litestar
+
+    def __new__(cls, url: str, app: Litestar) -> RunningGateway:
+        instance = super().__new__(cls, url)
+        instance.app = app
+        return instance
+
+
+@contextlib.contextmanager
+def running_gateway(app: Litestar) -> Iterator[RunningGateway]:
+    """Serve `app` with the production uvicorn options on a free port, in a thread."""
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    options = uvicorn_options(Settings())
+    options.update(host="127.0.0.1", port=port, timeout_graceful_shutdown=1)
+    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "gateway did not start"
+            time.sleep(0.01)
+        yield RunningGateway(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+class LogCapture(logging.Handler):
+    """Every log line as the configured formatter renders it (JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def access(self) -> list[dict[str, Any]]:
+        """The gateway's per-request lines, parsed."""
+        parsed = [json.loads(line) for line in self.lines]
+        return [p for p in parsed if p.get("logger") == "tollgate.access"]
+
+
+def wait_for(condition: Any, timeout_s: float = 5.0, interval_s: float = 0.02) -> bool:
+    """Poll `condition()` until true; False when it never was (the test then says what)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval_s)
+    return bool(condition())
+
+
+@contextlib.contextmanager
+def gateway_over(
+    engine: Callable[[httpx.Request], httpx.Response], **gateway: Any
+) -> Iterator[TestClient[Litestar]]:
+    """The gateway in-process, in front of `engine` (a function from request to response)."""
+    app = create_app(
+        gateway_settings(["http://engine:8000"], **gateway),
+        auth=FixedKeysPlugin(),
+        upstream_transport=httpx.MockTransport(engine),
+    )
+    with TestClient(app) as client:
+        yield client

@@ -1,0 +1,106 @@
+"""A real `tollgate gateway` process stopped with SIGTERM under load loses no ledger row."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
+from shared.processes import ManagedProcess, wait_until_ready
+from tests.conftest import free_port
+from tests.gateway.usage.support import ADMIN_TOKEN, bearer, create_key, ledger_rows
+
+CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "stream please"}]}
+
+
+@pytest.fixture
+def engine() -> Iterator[RunningFakeEngine]:
+    with running_fake_engine(FakeEngineConfig(itl_ms=15, capacity=512)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def gateway_process(
+    engine: str, database_url: str, data_dir: Path
+) -> Iterator[tuple[str, ManagedProcess]]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
+        "TOLLGATE_DATA_DIR": str(data_dir),
+        "TOLLGATE_DATABASE_URL": database_url,
+        "TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TOLLGATE_LOG_FORMAT": "json",
+        # Rows stay buffered until shutdown: the test proves the SIGTERM flush writes them.
+        "TOLLGATE_USAGE__FLUSH_INTERVAL_S": "600",
+        "TOLLGATE_USAGE__BATCH_SIZE": "10000",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "shared.cli",
+        "gateway",
+        "--port",
+        str(port),
+        "--upstream",
+        engine,
+    ]
+    process = ManagedProcess("gateway", command, env, echo=None).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/health", process, 60, interval_s=0.05)
+        yield url, process
+    finally:
+        process.stop(grace_s=5)
+
+
+async def test_sigterm_during_load_loses_no_ledger_row(
+    engine: RunningFakeEngine, database_url: str, tmp_path: Path
+) -> None:
+    with gateway_process(engine, database_url, tmp_path) as (url, process):
+        _, key = create_key(url)
+        answered: list[str] = []
+        stop = asyncio.Event()
+
+        async def client_loop(client: httpx.AsyncClient, stream: bool) -> None:
+            body = {**CHAT, "max_tokens": 12, "stream": stream}
+            while not stop.is_set():
+                try:
+                    response = await client.post("/v1/chat/completions", json=body)
+                except httpx.HTTPError:
+                    return  # the gateway stopped taking requests
+                answered.append(response.headers["x-request-id"])
+                if response.status_code != 200:
+                    return
+
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(
+            base_url=url, headers=bearer(key), timeout=30, limits=limits
+        ) as client:
+            loops = [asyncio.create_task(client_loop(client, i % 2 == 0)) for i in range(24)]
+            while len(answered) < 60:  # under way: requests in flight at every moment
+                await asyncio.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*loops), timeout=30)
+        # uvicorn re-raises the signal once it has shut down cleanly: exit "by SIGTERM".
+        code = await asyncio.to_thread(process.wait, 30)
+        assert code in (0, -signal.SIGTERM), process.last_lines()
+        assert "usage ledger flushed" in process.last_lines(200)
+
+    rows = await ledger_rows(database_url)
+    ids = [row.request_id for row in rows]
+    assert len(ids) == len(set(ids)), "a request was recorded twice"
+    missing = set(answered) - set(ids)
+    assert not missing, f"{len(missing)} answered requests have no ledger row"
+    assert len(answered) >= 60
+    streamed = [row for row in rows if row.streamed and row.status == 200]
+    assert streamed and all(row.completion_tokens == 12 for row in streamed)
