@@ -50,6 +50,18 @@ class RequestRecord:
     client_disconnected: bool = False
     error: str | None = None  # an error code when the request failed, e.g. engine_timeout
     quiet: bool = False  # probes (/health, /ready) are logged at debug level only
+    queued_ms: float | None = None  # time in admission (limits, the fair queue); None: none ran
+    # time.perf_counter() when the request went to the engine and when its answer (a stream:
+    # its headers) was back; what lies between is the engine's time, not the gateway's.
+    engine_sent: float | None = None
+    engine_answered: float | None = None
+
+    def overhead_ms(self, now: float) -> float:
+        """The gateway's own time so far (queueing included), without the engine's."""
+        total = now - self.started
+        if self.engine_sent is not None:
+            total -= (self.engine_answered or now) - self.engine_sent
+        return round(max(total, 0.0) * 1000.0, 3)
 
 
 def record_of(scope: dict[str, Any] | Any) -> RequestRecord | None:

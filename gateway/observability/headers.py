@@ -12,6 +12,9 @@ from collections.abc import Iterable
 RawHeaders = list[tuple[bytes, bytes]]
 
 REQUEST_ID = b"x-request-id"
+# On every proxied response: the gateway's own time in ms (queueing included, the engine's
+# time not); for a stream, up to its headers.
+OVERHEAD = b"x-tollgate-overhead-ms"
 
 HOP_BY_HOP = frozenset(
     {

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from gateway.observability.context import RECORD_SCOPE_KEY, RequestRecord
-from gateway.observability.headers import REQUEST_ID, SECURITY_HEADERS
+from gateway.observability.headers import OVERHEAD, REQUEST_ID, SECURITY_HEADERS
 from shared.logging import get_logger
 
 # A client's id is kept when it is short and harmless in logs and headers; otherwise we make one.
@@ -63,6 +63,7 @@ class AccessLog:
             "stream": record.stream,
             "client_disconnected": record.client_disconnected,
             "error": record.error,
+            "queued_ms": record.queued_ms,
         }
         if record.quiet and record.status < 400:
             self._logger.debug("request", **fields)
@@ -105,6 +106,9 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *added]
+                if record.route is not None:  # set by the proxy: a proxied request
+                    overhead = record.overhead_ms(time.perf_counter())
+                    message["headers"].append((OVERHEAD, str(overhead).encode()))
             await send(message)
 
         # Any log line written while serving this request carries its id.

@@ -5,8 +5,9 @@ upstream -> outcome (usage ledger, metrics, token-based limits).
 
 - An **admission** hook runs after the body was checked and before the engine is called. It
   may refuse (raise a `GatewayError`, e.g. `RateLimited`), wait (a fair queue), or admit with a
-  `Ticket` whose headers go on the response (`x-ratelimit-*`) and whose `release` runs exactly
-  once when the exchange is over (a concurrency slot given back).
+  `Ticket` whose headers go on the response (`x-ratelimit-*`), whose `rewrite` may change the
+  body sent to the engine, and whose `release` runs exactly once when the exchange is over (a
+  concurrency slot given back).
 - An **observer** gets one `ProxyOutcome` per proxied request when it is finished (a stream:
   when it ended). Observers are synchronous and must be quick (hand the outcome to a queue);
   one that raises is logged and does not affect the request or the other observers.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from gateway.keys.principal import KeyPrincipal
 from gateway.observability.context import Usage
@@ -43,6 +45,10 @@ class ProxyRequest:
     max_tokens: int | None = None
     n: int = 1
     stream: bool = False
+    # The client's headers, and its ASGI `receive` (the body is read already), so a hook that
+    # waits (a fair queue) can notice a client that leaves: `DisconnectWatch(receive)`.
+    headers: Sequence[tuple[bytes, bytes]] = ()
+    receive: Any = None
 
 
 @dataclass(slots=True)
@@ -52,6 +58,8 @@ class Ticket:
     headers: Sequence[tuple[bytes, bytes]] = ()
     # Gets the outcome, or None when the request never reached the engine.
     release: Callable[[ProxyOutcome | None], Awaitable[None]] | None = None
+    # Changes the body sent to the engine (e.g. vLLM's `priority` from the key's tier).
+    rewrite: Callable[[bytes], bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)

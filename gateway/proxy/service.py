@@ -161,19 +161,28 @@ class ProxyService:
         exchange.request_bytes = len(body)
         if self.hooks.admissions:
             admitted_at = time.perf_counter()
-            exchange.tickets = await self.hooks.admit(
-                ProxyRequest(
-                    record.request_id,
-                    principal,
-                    route.path,
-                    model,
-                    len(body),
-                    max_tokens=facts.max_tokens if facts else None,
-                    n=facts.n if facts else 1,
-                    stream=facts.stream if facts else False,
+            try:
+                exchange.tickets = await self.hooks.admit(
+                    ProxyRequest(
+                        record.request_id,
+                        principal,
+                        route.path,
+                        model,
+                        len(body),
+                        max_tokens=facts.max_tokens if facts else None,
+                        n=facts.n if facts else 1,
+                        stream=facts.stream if facts else False,
+                        headers=headers,
+                        receive=request.receive,
+                    )
                 )
-            )
-            exchange.queued_ms = round((time.perf_counter() - admitted_at) * 1000.0, 3)
+            finally:  # refused or left while queued: the wait still shows (ledger, log)
+                exchange.queued_ms = record.queued_ms = round(
+                    (time.perf_counter() - admitted_at) * 1000.0, 3
+                )
+            for ticket in exchange.tickets:
+                if ticket.rewrite is not None:
+                    body = ticket.rewrite(body)
 
         # Streams always ask the engine for usage (limits and the ledger settle on it); a
         # client that did not ask for it does not get that event (stream_usage.py).
@@ -195,7 +204,9 @@ class ProxyService:
                     min(deadline, loop.time() + self.timeouts.first_byte_s)
                 ) as limit,
             ):
+                record.engine_sent = time.perf_counter()  # engine time is not overhead
                 response = await self._open(exchange, route.method, path, query, forwarded, body)
+                record.engine_answered = time.perf_counter()
                 response_headers, content_type = downstream_headers(response.headers.raw)
                 for ticket in exchange.tickets:
                     response_headers.extend(ticket.headers)
@@ -213,6 +224,7 @@ class ProxyService:
                 limit.reschedule(deadline)
                 try:
                     content = await response.aread()
+                    record.engine_answered = time.perf_counter()
                 finally:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException):

@@ -3,7 +3,7 @@
 The proxy speaks httpx throughout (requests, responses, exceptions); only the bytes on the wire
 are moved by aiohttp, whose C parser and asyncio-native pool cost about a third of httpcore's
 CPU per request (measured: 0.17 ms against 0.54 ms per exchange on the 2-core dev machine).
-Chosen with `TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=aiohttp`.
+The default; `TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=httpx` goes back to httpcore's pool.
 
 aiohttp's errors become the httpx exceptions the proxy already handles, and a response closed
 before its end closes its connection, so the engine sees the client leave, as with httpcore.

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from shared.logging import configure_logging
 from shared.settings import Settings, load_settings
+
+S = TypeVar("S")
+T = TypeVar("T")
 
 # Human messages go to stderr so stdout stays clean for `--json` and paths.
 err_console = Console(stderr=True)
@@ -36,3 +40,38 @@ def print_json(data: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def run_on_database(
+    service: Callable[[Any], S],
+    action: Callable[[S], Awaitable[T]],
+    *,
+    not_found_hint: str | None = None,
+) -> T:
+    """Open (and migrate) the database from settings, run one service call, close it.
+
+    `service` builds the domain service from the session factory; a domain error (no such key or
+    team, a bad name) becomes a clean exit with `not_found_hint`, never a traceback.
+    """
+    import asyncio
+    import logging
+
+    from gateway.db import DatabaseConfigError, DatabaseUnavailable, open_database
+    from gateway.errors import GatewayError
+
+    settings = settings_from_env()
+    # Alembic announces its context on every run; only problems matter at a prompt.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    async def main() -> T:
+        async with open_database(settings.resolved_database_url) as db:
+            return await action(service(db.sessions))
+
+    try:
+        return asyncio.run(main())
+    except DatabaseConfigError as exc:
+        fail(str(exc))
+    except DatabaseUnavailable as exc:
+        fail(exc.message, code=1, hint="check TOLLGATE_DATABASE_URL and that the database runs")
+    except GatewayError as exc:
+        fail(exc.message, code=1, hint=not_found_hint)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, out_console, print_json, settings_from_env
+from shared.cli.common import err_console, fail, out_console, print_json, run_on_database
 from shared.cli.limit_flags import MODEL_LIMIT, model_limits_text, parse_model_limits
 
 if TYPE_CHECKING:
@@ -115,27 +113,12 @@ def _validated(model: type[M], data: dict[str, Any]) -> M:
 
 
 def _run(action: Callable[[KeyService], Awaitable[T]]) -> T:
-    """Open (and migrate) the database from settings, run one service call, close it."""
-    from gateway.db import DatabaseConfigError, DatabaseUnavailable, open_database
-    from gateway.keys.errors import KeyNotFound
+    """Run one KeyService call on the database from settings."""
     from gateway.keys.service import KeyService
 
-    settings = settings_from_env()
-    # Alembic announces its context on every run; only problems matter at a prompt.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-    async def main() -> T:
-        async with open_database(settings.resolved_database_url) as db:
-            return await action(KeyService(db.sessions))
-
-    try:
-        return asyncio.run(main())
-    except KeyNotFound as exc:
-        fail(exc.message, code=1, hint="`tollgate keys list` shows every key's id")
-    except DatabaseConfigError as exc:
-        fail(str(exc))
-    except DatabaseUnavailable as exc:
-        fail(exc.message, code=1, hint="check TOLLGATE_DATABASE_URL and that the database runs")
+    return run_on_database(
+        KeyService, action, not_found_hint="`tollgate keys list` shows every key's id"
+    )
 
 
 # -- output ----------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, out_console, print_json, settings_from_env
+from shared.cli.common import err_console, fail, out_console, print_json, run_on_database
 from shared.cli.limit_flags import MODEL_LIMIT, model_limits_text, parse_model_limits
 
 if TYPE_CHECKING:
@@ -47,26 +45,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(action: Callable[[TeamService], Awaitable[T]]) -> T:
-    """Open (and migrate) the database from settings, run one service call, close it."""
-    from gateway.db import DatabaseConfigError, DatabaseUnavailable, open_database
-    from gateway.errors import GatewayError
+    """Run one TeamService call on the database from settings."""
     from gateway.limits.teams import TeamService
 
-    settings = settings_from_env()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-    async def main() -> T:
-        async with open_database(settings.resolved_database_url) as db:
-            return await action(TeamService(db.sessions))
-
-    try:
-        return asyncio.run(main())
-    except DatabaseConfigError as exc:
-        fail(str(exc))
-    except DatabaseUnavailable as exc:
-        fail(exc.message, code=1, hint="check TOLLGATE_DATABASE_URL and that the database runs")
-    except GatewayError as exc:  # no such team, a bad name
-        fail(exc.message, code=1, hint="`tollgate teams list` shows every team with limits")
+    return run_on_database(
+        TeamService, action, not_found_hint="`tollgate teams list` shows every team with limits"
+    )
 
 
 def _limits(info: TeamInfo) -> str:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -14,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, out_console, print_json, settings_from_env
+from shared.cli.common import err_console, fail, out_console, print_json, run_on_database
 
 if TYPE_CHECKING:
     from gateway.usage.service import UsageService
@@ -41,23 +39,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(action: Callable[[UsageService], Awaitable[T]]) -> T:
-    """Open (and migrate) the database from settings, run one service call, close it."""
-    from gateway.db import DatabaseConfigError, DatabaseUnavailable, open_database
+    """Run one UsageService call on the database from settings."""
     from gateway.usage.service import UsageService
 
-    settings = settings_from_env()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-    async def main() -> T:
-        async with open_database(settings.resolved_database_url) as db:
-            return await action(UsageService(db.sessions))
-
-    try:
-        return asyncio.run(main())
-    except DatabaseConfigError as exc:
-        fail(str(exc))
-    except DatabaseUnavailable as exc:
-        fail(exc.message, code=1, hint="check TOLLGATE_DATABASE_URL and that the database runs")
+    return run_on_database(UsageService, action)
 
 
 def _number(value: float | int | None, digits: int = 0) -> str:
