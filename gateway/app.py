@@ -29,7 +29,7 @@ from gateway.proxy.controllers import proxy_router, status_router
 from gateway.proxy.engine_state import EngineStateSampler
 from gateway.proxy.hooks import ProxyHooks
 from gateway.proxy.service import ProxyService
-from gateway.proxy.upstreams import HealthyFirstSelector, UpstreamPool
+from gateway.routing import build_router
 from gateway.telemetry import telemetry_plugins
 from shared.logging import configure_logging
 from shared.settings import Settings, load_settings
@@ -55,6 +55,7 @@ def create_app(
     *,
     auth: InitPluginProtocol | None = None,
     limits: InitPluginProtocol | None = None,
+    scheduling: InitPluginProtocol | None = None,
     plugins: Sequence[PluginProtocol] = (),
     upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
@@ -62,15 +63,15 @@ def create_app(
 
     `auth` provides the `principal` dependency (default: `KeysPlugin`, keys in the database);
     `limits` the rate limits, an admission hook (default: `LimitsPlugin`, gateway/limits);
+    `scheduling` the fair queue, the next admission hook (default: `SchedulingPlugin`);
     `upstream_transport` puts an in-process engine behind the proxy (tests).
     """
     settings = settings or load_settings()
-    pool = UpstreamPool(settings.upstreams)
+    router = build_router(settings)  # the engines, their models, aliases, who may use what
+    pool = router.pool
     hooks = ProxyHooks()
     request_context = RequestContext(AccessLog())
-    service = ProxyService(
-        settings.gateway, pool, HealthyFirstSelector(pool), hooks, transport=upstream_transport
-    )
+    service = ProxyService(settings.gateway, pool, router, hooks, transport=upstream_transport)
     sampler = EngineStateSampler(pool, lambda: service.client, service.engine_headers)
     if auth is None:
         from gateway.keys.plugin import KeysPlugin
@@ -80,10 +81,14 @@ def create_app(
         from gateway.limits import LimitsPlugin
 
         limits = LimitsPlugin(settings)
+    if scheduling is None:
+        from gateway.scheduling import SchedulingPlugin
+
+        scheduling = SchedulingPlugin(settings)  # after limits: its hook must run second
 
     app = GatewayApp(
         route_handlers=[proxy_router(service), status_router(service, sampler)],
-        plugins=[auth, limits, *plugins, *telemetry_plugins(settings)],
+        plugins=[auth, limits, scheduling, *plugins, *telemetry_plugins(settings)],
         lifespan=[service.lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         state=State(

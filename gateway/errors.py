@@ -6,6 +6,7 @@ GatewayError
 ├── PermissionDenied          403  permission_error      (model_not_allowed, …)
 ├── NotFound                  404  not_found_error
 ├── PayloadTooLarge           413  invalid_request_error
+├── UnsupportedMediaType      415  invalid_request_error (a body that is not JSON)
 ├── UnprocessableBody         422  invalid_request_error
 ├── RateLimited               429  rate_limit_error      (+ Retry-After)
 ├── AdminDisabled             503  admin API has no token configured
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from shared.redaction import redact_secrets
 from shared.schemas.errors import error_body
 
 
@@ -42,7 +44,9 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return error_body(self.message, self.type, param=self.param, code=self.code)
+        # Messages may quote what the client sent (a path, a model name): never a key back.
+        message = redact_secrets(self.message)
+        return error_body(message, self.type, param=self.param, code=self.code)
 
 
 class InvalidRequest(GatewayError):
@@ -76,6 +80,12 @@ class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     default_code = "request_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    type = "invalid_request_error"
+    default_code = "unsupported_media_type"
 
 
 class UnprocessableBody(GatewayError):

@@ -6,6 +6,7 @@ import os
 
 import uvicorn
 
+from gateway.http_protocol import guarded_protocol
 from shared.settings import Settings
 
 # Longer than the usual 60 s idle timeout of load balancers, so they close first, and longer
@@ -20,7 +21,8 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "host": gateway.host,
         "port": gateway.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools with a read deadline per request and OpenAI-shaped parser errors.
+        "http": guarded_protocol(gateway.request_read_timeout_s),
         "lifespan": "on",
         "access_log": False,  # the gateway writes its own line per request
         "log_config": None,  # logging is shared/logging.py's
@@ -43,6 +45,8 @@ def run_gateway(settings: Settings) -> None:
     os.environ["TOLLGATE_UPSTREAMS"] = ",".join(settings.upstreams)
     os.environ["TOLLGATE_LOG_FORMAT"] = settings.log_format
     os.environ["TOLLGATE_LOG_LEVEL"] = settings.log_level
+    # Each worker takes its share of the fair queue's in-flight cap (gateway/scheduling).
+    os.environ["TOLLGATE_GATEWAY__WORKERS"] = str(settings.gateway.workers)
     from gateway.metrics.multiprocess import multiprocess_directory
 
     # Each worker keeps its metrics in files there and /metrics adds them up (gateway/metrics).

@@ -95,6 +95,11 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="largest request body; 413 above it"
     )
+    request_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a client may take to send a whole request (head and body); 408 after it (slow-client guard)",
+    )
     max_connections: int = Field(
         default=1024, ge=1, description="pooled connections from one gateway process to the engines"
     )
@@ -152,6 +157,11 @@ class KeySettings(BaseModel):
     )
     last_used_flush_s: float = Field(
         default=15.0, gt=0, description="seconds between batched writes of keys' last-used times"
+    )
+    invalidation_channel: str = Field(
+        default="tollgate:keys:changed",
+        min_length=1,
+        description="Redis pub/sub channel on which gateways (and the CLI) announce changed or revoked keys, when TOLLGATE_REDIS_URL is set",
     )
 
 
@@ -293,13 +303,13 @@ class SchedulingSettings(BaseModel):
     engine_waiting_threshold: int | None = Field(
         default=4,
         ge=0,
-        description="hold requests while the engines report more waiting requests than this (vLLM's num_requests_waiting, polled); unset = do not poll",
+        description="keep the engines' waiting queue (vLLM's num_requests_waiting, polled) near this many: more held back in the gateway's fair queue; unset = do not poll",
     )
     engine_kv_cache_threshold: float | None = Field(
-        default=0.98,
+        default=None,
         gt=0,
         le=1,
-        description="hold requests while the engines' KV-cache use is at or above this share; unset = ignore KV-cache use",
+        description="hold requests while the engines' KV-cache use is at or above this share; unset = ignore it (vLLM's waiting queue grows anyway when its KV cache is full)",
     )
     engine_poll_interval_s: float = Field(
         default=0.5, gt=0, description="seconds between polls of the engines' /metrics while busy"
@@ -308,7 +318,9 @@ class SchedulingSettings(BaseModel):
         default=100, ge=1, description="requests one key (or team) may have waiting; 429 beyond"
     )
     max_wait_s: float = Field(
-        default=60.0, gt=0, description="seconds a request may wait in the gateway's queue; 503 after"
+        default=60.0,
+        gt=0,
+        description="seconds a request may wait in the gateway's queue; 503 after",
     )
     weight_interactive: int = Field(
         default=4, ge=1, description="requests an interactive key is served per round"
@@ -316,7 +328,9 @@ class SchedulingSettings(BaseModel):
     weight_standard: int = Field(
         default=2, ge=1, description="requests a standard key is served per round"
     )
-    weight_batch: int = Field(default=1, ge=1, description="requests a batch key is served per round")
+    weight_batch: int = Field(
+        default=1, ge=1, description="requests a batch key is served per round"
+    )
     send_priority: bool | None = Field(
         default=None,
         description="send each request's tier as vLLM's `priority` (needs engines started with --scheduling-policy priority); unset = when engine.scheduling_policy is priority",
@@ -326,6 +340,29 @@ class SchedulingSettings(BaseModel):
     )
     priority_standard: int = Field(default=0, description="vLLM priority of standard requests")
     priority_batch: int = Field(default=10, description="vLLM priority of batch requests")
+
+
+class RoutingSettings(BaseModel):
+    """Several engines behind one gateway (gateway/routing): routing by model name, aliases,
+    which models each team may use."""
+
+    upstreams_file: Path | None = Field(
+        default=None,
+        description="YAML file listing the engines (`upstreams: [{url, name}]`) and optionally `aliases` and `team_models`; set = it replaces TOLLGATE_UPSTREAMS",
+    )
+    aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description='friendly model names -> an engine\'s model, JSON, e.g. {"team-default": "merged_qwen3_finetuned"}',
+    )
+    team_models: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='models (or aliases) each team may use, JSON, e.g. {"ml": ["team-default"]}; a team not listed may use every model',
+    )
+    models_refresh_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds between re-reads of each healthy engine's /v1/models (LoRA adapters loaded later appear within it)",
+    )
 
 
 class Settings(BaseSettings):
@@ -377,6 +414,7 @@ class Settings(BaseSettings):
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     _split_upstreams = field_validator("upstreams", mode="before")(_split_csv)
 

@@ -25,11 +25,15 @@ def test_compose_file_is_valid() -> None:
             capture_output=True,
             text=True,
             timeout=60,
-            env={"POSTGRES_PASSWORD": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+            env={
+                "POSTGRES_PASSWORD": "x",
+                "TOLLGATE_ADMIN_TOKEN": "y",
+                "PATH": "/usr/bin:/bin:/usr/local/bin",
+            },
         )
         assert result.returncode == 0, result.stderr
     spec = yaml.safe_load(COMPOSE.read_text())
-    assert {"engine", "gateway", "ui", "redis", "postgres"} <= set(spec["services"])
+    assert {"engine", "gateway", "lb", "ui", "redis", "postgres"} <= set(spec["services"])
 
 
 def test_engine_runs_vllm_with_the_original_flags() -> None:
@@ -59,3 +63,36 @@ def test_gateways_share_postgres_and_redis() -> None:
     assert env["TOLLGATE_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert env["TOLLGATE_REDIS_URL"].startswith("redis://")
     assert gateway["deploy"]["replicas"] >= 2
+
+
+def test_the_replicas_sit_behind_one_load_balancer_that_does_not_buffer_streams() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    # Replicas cannot share a host port: only the balancer publishes 8080.
+    assert "ports" not in services["gateway"]
+    assert services["lb"]["ports"] == ["8080:8080"]
+    assert "http://lb:8080" in services["ui"]["command"]
+    mount = services["lb"]["volumes"][0].split(":")
+    conf = (COMPOSE.parent / mount[0]).read_text()
+    assert mount[1] == "/etc/nginx/conf.d/default.conf"
+    assert "gateway:8080" in conf and "proxy_buffering off;" in conf
+    assert "resolver 127.0.0.11" in conf  # re-resolved: scaled replicas are found
+
+
+def test_secrets_come_from_the_env_file_never_from_compose_yaml() -> None:
+    text = COMPOSE.read_text()
+    gateway = yaml.safe_load(text)["services"]["gateway"]
+    assert gateway["env_file"][0]["path"] == ".env"
+    # Required, so replicas share one admin token and one database password.
+    assert gateway["environment"]["TOLLGATE_ADMIN_TOKEN"].startswith("${TOLLGATE_ADMIN_TOKEN:?")
+    assert "${POSTGRES_PASSWORD:?" in gateway["environment"]["TOLLGATE_DATABASE_URL"]
+    example = (COMPOSE.parent / "deploy" / "tollgate.env.example").read_text()
+    for name in ("POSTGRES_PASSWORD", "TOLLGATE_ADMIN_TOKEN"):
+        assert f"{name}=" in example
+        assert f"{name}: " not in text.replace(f"{name}: ${{{name}", "")  # no literal value
+
+
+def test_the_engine_reads_its_model_from_a_read_only_volume_on_every_gpu() -> None:
+    engine = yaml.safe_load(COMPOSE.read_text())["services"]["engine"]
+    assert any(v.endswith(":/models:ro") for v in engine["volumes"])
+    assert any(flag.startswith("--model=/models/") for flag in engine["command"])
+    assert engine["ipc"] == "host"  # tensor parallel shares memory between GPU workers

@@ -16,16 +16,6 @@ from ui.tokens import token_texts, visible
 
 TOKEN_TABLE_HEADERS = ["#", "id", "token", "text"]
 LOGPROB_TABLE_HEADERS = ["#", "token", "probability", "logprob", "top alternatives"]
-ENGINE_TABLE_HEADERS = [
-    "upstream",
-    "healthy",
-    "models",
-    "running",
-    "waiting",
-    "KV cache",
-    "prompt tok/s",
-    "gen tok/s",
-]
 # Alternating chip colours, so the boundary between two tokens is always visible.
 _CHIP_COLOURS = ("hsla(210, 80%, 60%, 0.22)", "hsla(35, 90%, 60%, 0.28)")
 
@@ -52,23 +42,36 @@ def model_card_markdown(card: ModelCard | None) -> str:
     return f"| | |\n|---|---|\n{body}"
 
 
-def engine_rows(state: EngineState) -> list[list[str]]:
+def engine_markdown(state: EngineState) -> str:
+    """One row per measure and one column per engine: the Inspect tab's narrow column fits a
+    tall table, where a row per engine would need scrolling sideways."""
+    if not state.upstreams:
+        return ""
+
     def number(value: float | None, fmt: str) -> str:
         return "—" if value is None else format(value, fmt)
 
-    return [
-        [
-            up.name,
-            "yes" if up.healthy else "NO",
-            ", ".join(up.models) or "—",
-            number(up.requests_running, ".0f"),
-            number(up.requests_waiting, ".0f"),
-            "—" if up.kv_cache_usage is None else f"{up.kv_cache_usage:.1%}",
-            number(up.prompt_tokens_per_s, ".1f"),
-            number(up.generation_tokens_per_s, ".1f"),
-        ]
-        for up in state.upstreams
+    measures: list[tuple[str, list[str]]] = [
+        ("Healthy", ["yes" if up.healthy else "**NO**" for up in state.upstreams]),
+        ("Models", [", ".join(up.models) or "—" for up in state.upstreams]),
+        ("Requests running", [number(up.requests_running, ".0f") for up in state.upstreams]),
+        ("Requests waiting", [number(up.requests_waiting, ".0f") for up in state.upstreams]),
+        (
+            "KV cache in use",
+            [
+                "—" if up.kv_cache_usage is None else f"{up.kv_cache_usage:.1%}"
+                for up in state.upstreams
+            ],
+        ),
+        ("Prompt tokens/s", [number(up.prompt_tokens_per_s, ".1f") for up in state.upstreams]),
+        ("Answer tokens/s", [number(up.generation_tokens_per_s, ".1f") for up in state.upstreams]),
     ]
+    header = "| Engine | " + " | ".join(escape(up.name) for up in state.upstreams) + " |"
+    rule = "|---" * (len(state.upstreams) + 1) + "|"
+    rows = [
+        f"| {name} | " + " | ".join(escape(v) for v in values) + " |" for name, values in measures
+    ]
+    return "\n".join([header, rule, *rows])
 
 
 def engine_summary(state: EngineState) -> str:

@@ -24,6 +24,7 @@ from gateway.db.session import open_database
 from gateway.keys.admin_token import resolve_admin_token
 from gateway.keys.controllers import MeController
 from gateway.keys.dependencies import provide_principal
+from gateway.keys.invalidation import KeyInvalidation
 from gateway.keys.principal import KeyPrincipal
 from gateway.keys.service import KeyService
 from gateway.keys.store import KeyStore
@@ -76,9 +77,26 @@ class KeysPlugin(InitPluginProtocol):
                 cache_ttl_s=self._settings.keys.cache_ttl_s,
                 flush_interval_s=self._settings.keys.last_used_flush_s,
             )
+            invalidation: KeyInvalidation | None = None
+            if self._settings.redis_url:
+                # Changes made on any gateway (or the CLI) reach this one's cache at once.
+                invalidation = KeyInvalidation(
+                    self._settings.redis_url,
+                    self._settings.keys.invalidation_channel,
+                    evict=store.evict,
+                    clear=store.clear,
+                )
+                await invalidation.start()
+                stack.push_async_callback(invalidation.aclose)
+
+            async def changed(key_id: str) -> None:
+                store.evict(key_id)
+                if invalidation is not None:
+                    await invalidation.publish(key_id)
+
             app.state.db = db
             app.state.key_store = store
-            app.state.key_service = KeyService(db.sessions, on_change=store.evict)
+            app.state.key_service = KeyService(db.sessions, on_change=changed)
             store.start()
             try:
                 yield

@@ -3,6 +3,7 @@ so both validate and behave the same."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,14 +82,15 @@ def _column_changes(fields: KeyFields, now: datetime, *, only_given: bool) -> di
 
 
 class KeyService:
-    """Each call is one transaction. `on_change(key_id)` runs after a key changed, so the
-    gateway's auth cache drops it at once (revocation takes effect on the next request)."""
+    """Each call is one transaction. `on_change(key_id)` runs (and is awaited when it is a
+    coroutine) after a key changed, so the gateway's auth cache drops it at once and other
+    gateways are told (gateway/keys/invalidation.py) before the change is answered."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        on_change: Callable[[str], None] | None = None,
+        on_change: Callable[[str], object] | None = None,
         clock: Clock = _utcnow,
     ) -> None:
         self._sessions = sessions
@@ -132,7 +134,7 @@ class KeyService:
                 repo = KeyRepository(session)
                 row = await self._require(repo, key_id)
                 repo.apply(row, {**_column_changes(spec, now, only_given=True), "updated_at": now})
-        self._changed(key_id)
+        await self._changed(key_id)
         return key_info(row)
 
     async def revoke(self, key_id: str) -> KeyInfo:
@@ -144,7 +146,7 @@ class KeyService:
                 row = await self._require(repo, key_id)
                 if not row.revoked:
                     repo.apply(row, {"revoked": True, "revoked_at": now, "updated_at": now})
-        self._changed(key_id)
+        await self._changed(key_id)
         return key_info(row)
 
     async def count(self) -> int:
@@ -159,6 +161,8 @@ class KeyService:
             raise KeyNotFound(key_id)
         return row
 
-    def _changed(self, key_id: str) -> None:
+    async def _changed(self, key_id: str) -> None:
         if self._on_change is not None:
-            self._on_change(key_id)
+            result = self._on_change(key_id)
+            if inspect.isawaitable(result):
+                await result

@@ -8,7 +8,7 @@ streaming.py    SSE relay, client-disconnect propagation, the final error event
 responses.py    raw ASGI responses, usage from answers, engine errors in OpenAI's shape
 exchange.py     the single place a proxied request is finished (outcome, tickets)
 hooks.py        seams for limits, queueing, usage ledger, metrics
-upstreams.py    the engines, their health and models, the upstream selector
+upstreams.py    the engines, their health and models; the selector protocol (gateway/routing)
 engine_state.py vLLM /metrics sampled for /tollgate/engine
 client.py       the pooled transport and client, with per-phase timeouts
 transport.py    an httpx transport over aiohttp's pool (less CPU per request)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import msgspec
 from litestar.types import Receive
 
-from gateway.errors import InvalidRequest, PayloadTooLarge
+from gateway.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 Kind = Literal["string", "array", "string_or_array", "integer"]
 
@@ -52,6 +52,15 @@ _FACT_FIELDS = (
     "stream",
     "stream_options",
 )
+# Counts an engine would try to honour at any size (a million choices, a million logprobs per
+# token): refused here, before they tie up the engine. The ceilings are OpenAI's and vLLM's
+# defaults (n: 128; vLLM's max_logprobs: 20).
+_BOUNDED: dict[str, tuple[int, int]] = {
+    "n": (1, 128),
+    "best_of": (1, 128),
+    "logprobs": (0, 20),  # completions: an integer (chat's is a boolean, not checked)
+    "top_logprobs": (0, 20),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +131,7 @@ class BodySpec:
         self.required = required
         self.one_of = one_of
         fields = [("model", "string"), *required, *(f for group in one_of for f in group)]
-        names = list(dict.fromkeys([*(name for name, _ in fields), *_FACT_FIELDS]))
+        names = list(dict.fromkeys([*(name for name, _ in fields), *_FACT_FIELDS, *_BOUNDED]))
         struct = msgspec.defstruct(
             "Body", [(name, msgspec.Raw, msgspec.Raw()) for name in names], kw_only=True
         )
@@ -164,7 +173,29 @@ class BodySpec:
                 )
             for name, kind in present:
                 _check_field(name, kind, getattr(fields, name))
+        for name, bounds in _BOUNDED.items():
+            _check_bounds(name, bounds, getattr(fields, name))
         return _facts(model, fields)
+
+
+def _check_bounds(name: str, bounds: tuple[int, int], raw: msgspec.Raw) -> None:
+    """An integer field outside `bounds` is a 400 (other JSON types are the engine's to judge)."""
+    if not _present(raw) or memoryview(raw)[0] not in _FIRST_BYTES["integer"]:
+        return
+    text = bytes(raw)
+    if any(c in text for c in b".eE"):
+        return  # a float: the engine says what it thinks of it
+    low, high = bounds
+    try:
+        value = msgspec.json.decode(text, type=int)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        value = high + 1  # beyond 64 bits
+    if not low <= value <= high:
+        raise InvalidRequest(
+            f"Invalid value for '{name}': it must be an integer from {low} to {high}.",
+            param=name,
+            code="invalid_value",
+        )
 
 
 def _present(raw: msgspec.Raw) -> bool:
@@ -214,6 +245,11 @@ async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], li
             if announced > limit:
                 raise _too_large(limit)
             break
+    content_type = b""
+    for name, value in headers:
+        if name == b"content-type":
+            content_type = value.lower()
+            break
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -228,6 +264,12 @@ async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], li
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
+    if chunks and content_type and b"json" not in content_type:
+        # A form or text body is a client mistake (curl -d without -H): say so, not "bad JSON".
+        raise UnsupportedMediaType(
+            "The request body must be JSON: send it with 'Content-Type: application/json'.",
+            param=None,
+        )
     if len(chunks) == 1:
         return chunks[0]
     return b"".join(chunks)

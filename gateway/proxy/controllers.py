@@ -113,7 +113,16 @@ def status_router(service: ProxyService, sampler: EngineStateSampler) -> Router:
         )
         if not any(results):
             raise UpstreamUnavailable("No engine is answering yet.", code="not_ready")
-        return {"status": "ready", "upstreams_healthy": sum(results), "upstreams": len(results)}
+        return {
+            "status": "ready",
+            "upstreams_healthy": sum(results),
+            "upstreams": len(results),
+            # Which engine serves what (models as each engine last listed them).
+            "engines": [
+                {"name": u.name, "healthy": ok, "models": list(u.models)}
+                for u, ok in zip(service.pool, results, strict=True)
+            ],
+        }
 
     @get(
         "/tollgate/engine",

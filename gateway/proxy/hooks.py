@@ -18,7 +18,7 @@ plugin's `on_app_init`: `app_config.state["proxy_hooks"].observers.append(ledger
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,7 @@ class ProxyRequest:
     stream: bool = False
     # The client's headers, and its ASGI `receive` (the body is read already), so a hook that
     # waits (a fair queue) can notice a client that leaves: `DisconnectWatch(receive)`.
-    headers: Sequence[tuple[bytes, bytes]] = ()
+    headers: Iterable[tuple[bytes, bytes]] = ()
     receive: Any = None
 
 

@@ -15,6 +15,7 @@ import msgspec
 from gateway.keys.principal import KeyPrincipal
 from gateway.observability.context import Usage
 from gateway.observability.headers import RawHeaders
+from shared.redaction import redact_secrets
 from shared.schemas.errors import error_body
 
 JSON_HEADERS: RawHeaders = [(b"content-type", b"application/json")]
@@ -131,7 +132,7 @@ _ERROR_TYPES = {
 
 def engine_error(status: int, body: bytes) -> bytes | None:
     """None when the engine's error body is already in OpenAI's shape (it is then sent as is),
-    else the same message in that shape."""
+    else the same message in that shape; a key quoted in the message is redacted either way."""
     try:
         document = msgspec.json.decode(body) if body else None
     except msgspec.DecodeError:
@@ -139,11 +140,17 @@ def engine_error(status: int, body: bytes) -> bytes | None:
     if isinstance(document, dict):
         error = document.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return None
+            # The engine may quote what it was sent (a key pasted as the model name).
+            redacted = redact_secrets(error["message"])
+            if redacted == error["message"]:
+                return None
+            error["message"] = redacted
+            return msgspec.json.encode(document)
         detail = document.get("detail", error)
         message = detail if isinstance(detail, str) else msgspec.json.encode(detail).decode()
     else:
         message = body.decode("utf-8", "replace").strip()[:1000]
+    message = redact_secrets(message)
     if not message or message == "null":
         message = f"The engine answered with status {status}."
     error_type = _ERROR_TYPES.get(

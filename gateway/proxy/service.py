@@ -20,7 +20,6 @@ from litestar import Litestar, Request
 from gateway.errors import (
     BadGateway,
     GatewayError,
-    PermissionDenied,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -46,6 +45,7 @@ from gateway.proxy.routes import ProxyRoute
 from gateway.proxy.stream_usage import UsageEventFilter, with_usage_requested
 from gateway.proxy.streaming import DisconnectWatch, UpstreamStream
 from gateway.proxy.upstreams import UpstreamPool, UpstreamSelector
+from gateway.routing.body import with_model
 from gateway.tracing import span
 from shared.logging import get_logger
 from shared.settings import GatewaySettings
@@ -54,6 +54,8 @@ _log = get_logger("tollgate.proxy")
 
 _SSE = b"text/event-stream"
 _CONNECT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout)
+_CLOSED_BEFORE_HEADERS = (httpx.RemoteProtocolError, httpx.ReadError)
+_RETRY_STATUSES = frozenset({502, 503})
 
 
 class ProxyService:
@@ -145,6 +147,7 @@ class ProxyService:
         headers = scope["headers"]
         body = b""
         model: str | None = None
+        engine_model: str | None = None
         facts: BodyFacts | None = None
         if route.method == "POST":
             body = await read_body(request.receive, headers, self.settings.max_body_bytes)
@@ -152,12 +155,10 @@ class ProxyService:
                 facts = route.body.inspect(body)
                 model = facts.model
                 record.model = model
-                if not principal.may_use(model):
-                    raise PermissionDenied(
-                        f"This API key may not use the model '{model}'.",
-                        param="model",
-                        code="model_not_allowed",
-                    )
+                # The key's and team's model lists (403), a model no engine serves (404).
+                engine_model = self.selector.resolve(principal, model)
+                if engine_model != model:  # an alias: the engine knows its own name only
+                    body = with_model(body, engine_model)
         exchange.request_bytes = len(body)
         if self.hooks.admissions:
             admitted_at = time.perf_counter()
@@ -191,6 +192,13 @@ class ProxyService:
             body = with_usage_requested(body, facts.stream_options_given)
             usage_filter = UsageEventFilter()
 
+        if route.lists_models:  # several engines or aliases: the gateway knows the list
+            listing = self.selector.models_document(principal)
+            if listing is not None:
+                listed = [*JSON_HEADERS, *(h for t in exchange.tickets for h in t.headers)]
+                await exchange.finish(200)
+                return RawResponse(200, listed, listing)
+
         path: str = scope["path"]
         query: bytes = scope["query_string"]
         forwarded = upstream_headers(headers, record.request_id.encode(), self._engine_auth)
@@ -205,7 +213,9 @@ class ProxyService:
                 ) as limit,
             ):
                 record.engine_sent = time.perf_counter()  # engine time is not overhead
-                response = await self._open(exchange, route.method, path, query, forwarded, body)
+                response = await self._open(
+                    exchange, route.method, path, query, forwarded, body, engine_model
+                )
                 record.engine_answered = time.perf_counter()
                 response_headers, content_type = downstream_headers(response.headers.raw)
                 for ticket in exchange.tickets:
@@ -257,14 +267,18 @@ class ProxyService:
         query: bytes,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
+        model: str | None = None,
     ) -> httpx.Response:
         """Send the request to the first upstream that accepts a connection; wait for headers.
 
         It goes to the pooled transport itself: the client's cookie jar, redirects and auth
         flows have no place in a proxy (a jar would even carry one user's cookies to the
         next), and skipping them saves a sixth of the gateway's CPU per request.
+
+        Another engine is tried while nothing has reached the client: on a connection that
+        could not be opened, one closed before any response, or a 502/503 from the engine.
         """
-        candidates = self.selector.candidates(exchange.record.model)
+        candidates = self.selector.candidates(model)
         if not candidates:
             raise UpstreamUnavailable("No engine is configured behind this gateway.")
         content = body if method == "POST" else None
@@ -280,18 +294,34 @@ class ProxyService:
                 extensions={"timeout": self._timeout_extension},
             )
             exchange.use(upstream)
+            last = upstream is candidates[-1]
             try:
                 with span("tollgate.upstream", upstream=upstream.name, path=path):
-                    return await self._transport.handle_async_request(request)
+                    response = await self._transport.handle_async_request(request)
             except _CONNECT_FAILURES as exc:
                 self.pool.mark_down(upstream, type(exc).__name__)
                 exchange.use(None)
                 continue  # nothing was sent: another engine may take it
+            except _CLOSED_BEFORE_HEADERS:
+                if last:
+                    raise
+                exchange.use(None)
+                continue  # the engine went away before answering (killed mid-run)
             except httpx.PoolTimeout:
                 raise UpstreamUnavailable(
                     "The gateway has no free connection to the engine right now; try again.",
                     code="upstream_busy",
                 ) from None
+            if response.status_code in _RETRY_STATUSES and not last:
+                await response.aclose()
+                exchange.use(None)
+                continue  # the engine refused it unanswered: the next one may not
+            return response
+        if model is not None and len(self.pool) > 1:
+            raise UpstreamUnavailable(
+                f"No healthy engine serves the model '{exchange.record.model}' right now; "
+                "try again shortly."
+            )
         raise UpstreamUnavailable("The engine is not reachable right now; try again shortly.")
 
     async def _engine_error(

@@ -1,10 +1,10 @@
 """The engines behind the gateway: their health, the models they serve, and which one to call.
 
 A background monitor asks every engine's `/health` (and, while it is healthy, `/v1/models`)
-every few seconds; a failed connection marks an engine down at once. The proxy asks an
-`UpstreamSelector` for candidates in order and tries the next one only when a connection could
-not even be opened (nothing was sent, so nothing runs twice). Balancing by outstanding requests
-is a later selector; `Upstream.in_flight` is kept for it.
+every few seconds; a failed connection marks an engine down at once, a passing check brings it
+back. The proxy asks an `UpstreamSelector` (gateway/routing) for candidates in order, and tries
+the next one only while nothing has reached the client (see ProxyService._open).
+`Upstream.in_flight` counts this process's outstanding requests, for balancing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
+from gateway.keys.principal import KeyPrincipal
 from shared.logging import get_logger
 
 _log = get_logger("tollgate.upstreams")
@@ -28,12 +29,10 @@ _log = get_logger("tollgate.upstreams")
 _MODELS_REFRESH_S = 60.0
 
 
-class _Model(msgspec.Struct):
-    id: str
-
-
 class _ModelList(msgspec.Struct):
-    data: list[_Model]
+    # Each engine's model cards are kept whole (LoRA adapters carry `parent`, vLLM adds
+    # `max_model_len`), so the gateway can answer /v1/models for several engines itself.
+    data: list[dict[str, object]]
 
 
 _models_decoder = msgspec.json.Decoder(_ModelList)
@@ -49,6 +48,7 @@ class Upstream:
     models: tuple[str, ...] = ()
     checked_at: float | None = None  # time.monotonic() of the last health check
     models_at: float | None = None
+    model_cards: tuple[dict[str, object], ...] = ()
     in_flight: int = 0
     _urls: dict[str, httpx.URL] = field(default_factory=dict, repr=False)
 
@@ -68,21 +68,40 @@ class Upstream:
                 self._urls[path] = cached
         return cached
 
-    def serves(self, model: str | None) -> bool:
-        return model is None or not self.models or model in self.models
-
 
 class UpstreamSelector(Protocol):
+    """Routing as the proxy sees it (implemented by gateway/routing's `ModelRouter`)."""
+
+    def resolve(self, principal: KeyPrincipal, model: str) -> str:
+        """The engine's name for the requested `model`; raises 403/404 as a GatewayError."""
+        ...
+
     def candidates(self, model: str | None) -> Sequence[Upstream]:
-        """Upstreams to try for `model`, best first; empty means none is configured."""
+        """Upstreams to try for an engine `model`, best first; empty means none is configured."""
+        ...
+
+    def models_document(self, principal: KeyPrincipal) -> bytes | None:
+        """`/v1/models` for this key, or None to ask an engine."""
         ...
 
 
 class UpstreamPool:
     """The configured upstreams and what the monitor knows about them."""
 
-    def __init__(self, urls: Sequence[str]) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        names: Sequence[str | None] = (),
+        models_refresh_s: float = _MODELS_REFRESH_S,
+    ) -> None:
         self.upstreams: tuple[Upstream, ...] = tuple(Upstream.from_url(u) for u in urls)
+        for upstream, name in zip(self.upstreams, names, strict=False):
+            if name:
+                upstream.name = name
+        self.models_refresh_s = models_refresh_s
+        # Bumped whenever an engine's model list changes: routing rebuilds its index then.
+        self.models_version = 0
 
     def __iter__(self) -> Iterator[Upstream]:
         return iter(self.upstreams)
@@ -115,7 +134,7 @@ class UpstreamPool:
         upstream.checked_at = now
         if healthy:
             recovered = not was_healthy or upstream.models_at is None
-            if recovered or now - (upstream.models_at or 0.0) > _MODELS_REFRESH_S:
+            if recovered or now - (upstream.models_at or 0.0) > self.models_refresh_s:
                 await self._refresh_models(client, upstream, timeout_s=timeout_s, headers=headers)
             if not was_healthy:
                 _log.info("upstream healthy", upstream=upstream.name, models=list(upstream.models))
@@ -138,7 +157,12 @@ class UpstreamPool:
             )
             if response.status_code == 200:
                 listing = _models_decoder.decode(response.content)
-                upstream.models = tuple(m.id for m in listing.data)
+                cards = tuple(m for m in listing.data if isinstance(m.get("id"), str))
+                models = tuple(str(m["id"]) for m in cards)
+                first = upstream.models_at is None
+                if first or models != upstream.models or cards != upstream.model_cards:
+                    upstream.models, upstream.model_cards = models, cards
+                    self.models_version += 1
                 upstream.models_at = time.monotonic()
 
     async def check_all(
@@ -168,17 +192,3 @@ class UpstreamPool:
             except Exception:  # never let the monitor die; the next round tries again
                 _log.exception("upstream health check failed")
             await asyncio.sleep(interval_s)
-
-
-class HealthyFirstSelector:
-    """Healthy upstreams that serve the model, then the rest (their state may be stale)."""
-
-    def __init__(self, pool: UpstreamPool) -> None:
-        self._pool = pool
-
-    def candidates(self, model: str | None) -> Sequence[Upstream]:
-        upstreams = self._pool.upstreams
-        if len(upstreams) == 1:  # the common case: nothing to choose
-            return upstreams
-        ranked = sorted(upstreams, key=lambda u: (not u.healthy, not u.serves(model)))
-        return ranked

@@ -8,7 +8,7 @@ can never raise itself above its key's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -18,7 +18,7 @@ from shared.settings import SchedulingSettings
 Tier = Literal["interactive", "standard", "batch"]
 TIERS: tuple[Tier, ...] = get_args(Tier)  # most urgent first
 TIER_HEADER = b"x-tollgate-tier"
-_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
+_RANK: dict[str, int] = {tier: rank for rank, tier in enumerate(TIERS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class TierPolicy:
         return self.priorities.get(tier, self.priorities["standard"])
 
 
-def request_tier(key_tier: str, headers: Sequence[tuple[bytes, bytes]]) -> str:
+def request_tier(key_tier: str, headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The key's tier, or the less urgent one the request asks for (never a more urgent one)."""
     for name, value in headers:
         if name == TIER_HEADER:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.proxy.hooks import ProxyOutcome
+from shared.redaction import redact_secrets
 
 # About four bytes of request JSON per prompt token: a deliberate over-estimate for chat
 # bodies (JSON syntax and roles count too), used only when the engine reported nothing.
@@ -76,7 +77,8 @@ def ledger_row(outcome: ProxyOutcome) -> dict[str, Any]:
         "request_id": _cut(outcome.request_id, "request_id"),
         "key_id": _cut(principal.id, "key_id"),
         "team": _cut(principal.team, "team"),
-        "model": _cut(outcome.model, "model"),
+        # A key pasted into the model field must not be stored (the log redacts it too).
+        "model": _cut(redact_secrets(outcome.model) if outcome.model else None, "model"),
         "upstream": _cut(outcome.upstream, "upstream"),
         "route": _cut(outcome.route, "route"),
         "status": outcome.status,

@@ -19,13 +19,13 @@
 set -u
 phase=${1:?usage: gpu_run.sh stage NN | up | transformers | sweep R | profile}
 OUT=${OUT:-/tmp/gpu-out}
-RES=/tmp/gpu-results
+RES=${RES:-/tmp/gpu-results}  # RES=$OUT/... : results come back even from a call cut short
 GSITE=/tmp/gsite
 MODEL=qwen3-1.7b-shape
 export TOLLGATE_DATA_DIR=/tmp/tg PYTHONUNBUFFERED=1
 mkdir -p "$RES" "$OUT" "$TOLLGATE_DATA_DIR"
 
-pack() { tar czf "$OUT/results.tgz" -C "$RES" . && ls -la "$OUT"; }
+pack() { case $RES in "$OUT"/*) ls -R "$RES" | tail -3 ;; *) tar czf "$OUT/results.tgz" -C "$RES" . && ls -la "$OUT" ;; esac; }
 key() { python3 -c 'import json; print(json.load(open("/tmp/tg/key.json"))["key"])'; }
 
 case $phase in
@@ -42,7 +42,11 @@ up)
     --target "$GSITE" .whl/*.whl || exit 1
   # The gateways run from a copy of the tree: later calls re-send the tree under them.
   rm -rf /tmp/app && mkdir -p /tmp/app && cp -r gateway shared services /tmp/app/
-  export PYTHONPATH=$GSITE:/tmp/app TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=${TRANSPORT:-httpx}
+  # Compiled once here: the wheels come uncompiled, and four workers each compiling every
+  # module at start (with PYTHONDONTWRITEBYTECODE, again at every start) miss uvicorn's
+  # start-up health check (seen on a dry run).
+  python3 -m compileall -q -j 0 "$GSITE" /tmp/app > /dev/null 2>&1
+  export PYTHONPATH=$GSITE:/tmp/app TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=${TRANSPORT:-aiohttp}
   (cd /tmp/app && python3 -m shared.cli keys create --name bench --json > /tmp/tg/key.json) || exit 1
   for spec in 8080:1 8081:4; do
     port=${spec%:*} workers=${spec#*:}
@@ -76,7 +80,7 @@ restart)
   # The gateways again, from the tree as sent now; TRANSPORT=aiohttp|httpx (the upstream pool).
   for port in 8080 8081; do kill "$(cat /tmp/tg/gw-$port.pid)" 2>/dev/null; done; sleep 3
   rm -rf /tmp/app && mkdir -p /tmp/app && cp -r gateway shared services /tmp/app/
-  export PYTHONPATH=$GSITE:/tmp/app TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=${TRANSPORT:-httpx}
+  export PYTHONPATH=$GSITE:/tmp/app TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=${TRANSPORT:-aiohttp}
   for spec in 8080:1 8081:4; do
     port=${spec%:*} workers=${spec#*:}
     (cd /tmp/app && setsid nohup python3 -m shared.cli gateway --upstream http://127.0.0.1:8000 \
@@ -93,7 +97,7 @@ restart)
   ;;
 transformers)
   PYTHONPATH=$GSITE:. python3 -m services.bench.gpu_transformers --model-dir /tmp/stage/model \
-    --dummy --served-model "$MODEL" --prompts 8 --warmup 2 --out "$RES/transformers.json" 2>&1 \
+    --dummy --served-model "$MODEL" --prompts "${TF_PROMPTS:-8}" --warmup "${TF_WARMUP:-2}" --out "$RES/transformers.json" 2>&1 \
     | grep -v Warning
   pack
   ;;

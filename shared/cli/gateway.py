@@ -31,11 +31,14 @@ def gateway(
         settings = settings.model_copy(update={"upstreams": [u.rstrip("/") for u in upstream]})
     if not settings.upstreams:
         fail("no upstream engine: pass --upstream URL or set TOLLGATE_UPSTREAMS")
-    for url in settings.upstreams:
-        try:
+    from gateway.routing.config import load_routing_config
+
+    try:  # the upstreams file (TOLLGATE_ROUTING__UPSTREAMS_FILE) is checked before start-up
+        engines = [spec.url for spec in load_routing_config(settings).upstreams]
+        for url in engines:
             Upstream.from_url(url)
-        except ValueError as exc:
-            fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
 
     from gateway.server import run_gateway
 
@@ -45,12 +48,12 @@ def gateway(
         get_logger("tollgate.gateway").info(
             "gateway starting",
             url=f"http://{g.host}:{g.port}/v1",
-            upstreams=settings.upstreams,
+            upstreams=engines,
             workers=g.workers,
         )
     else:
         err_console.print(
-            f"gateway on [bold]http://{g.host}:{g.port}/v1[/] -> {', '.join(settings.upstreams)}"
+            f"gateway on [bold]http://{g.host}:{g.port}/v1[/] -> {', '.join(engines)}"
             f" ({g.workers} worker{'s' if g.workers > 1 else ''}); docs at /schema",
             highlight=False,
         )

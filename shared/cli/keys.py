@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, out_console, print_json, run_on_database
+from shared.cli.common import (
+    err_console,
+    fail,
+    out_console,
+    print_json,
+    run_on_database,
+    settings_from_env,
+)
 from shared.cli.limit_flags import MODEL_LIMIT, model_limits_text, parse_model_limits
 
 if TYPE_CHECKING:
@@ -113,11 +120,17 @@ def _validated(model: type[M], data: dict[str, Any]) -> M:
 
 
 def _run(action: Callable[[KeyService], Awaitable[T]]) -> T:
-    """Run one KeyService call on the database from settings."""
+    """Run one KeyService call on the database from settings; with TOLLGATE_REDIS_URL set, a
+    changed or revoked key is announced to the running gateways (they drop it from cache)."""
+    from gateway.keys.invalidation import change_announcer
     from gateway.keys.service import KeyService
 
+    settings = settings_from_env()
+    announce = change_announcer(settings.redis_url, settings.keys.invalidation_channel)
     return run_on_database(
-        KeyService, action, not_found_hint="`tollgate keys list` shows every key's id"
+        lambda sessions: KeyService(sessions, on_change=announce),
+        action,
+        not_found_hint="`tollgate keys list` shows every key's id",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ui.errors import GatewayError
 from ui.schemas import KeyInfo, KeyUsage, UsageReport
@@ -80,7 +80,19 @@ def test_usage_frames_split_tokens_by_kind_and_budgets_count_today() -> None:
             "totals": {"requests": 5, "prompt_tokens": 30, "completion_tokens": 12},
         }
     )
-    requests, tokens = usage_frames(report)
-    assert list(requests["requests"]) == [2, 3]
+    requests, tokens, labels = usage_frames(report)
+    assert list(requests["requests"]) == [2, 3] and labels == ["Nov 24", "Nov 25"]
     assert sorted(set(tokens["kind"])) == ["answer", "prompt"] and tokens["tokens"].sum() == 42
     assert budget_use(report, now) == (27, 42)
+
+
+def test_usage_frames_show_quiet_hours_as_zero_bars_in_time_order() -> None:
+    report = UsageReport.model_validate(
+        {"bucket": "hour", "buckets": [{"start": "2026-11-25T14:00:00Z", "requests": 4}]}
+    )
+    until = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
+    requests, _tokens, labels = usage_frames(report, since=until - timedelta(hours=24), until=until)
+    assert len(labels) == len(set(labels)) == 25  # yesterday's 15:00 and today's differ
+    assert labels[0] == "Tue 15:00" and labels[-1] == "Wed 15:00"
+    assert list(requests["requests"]).count(0) == 24
+    assert requests["requests"][labels.index("Wed 14:00")] == 4

@@ -103,6 +103,20 @@ def test_stop_cancels_the_answer_upstream(signed_in: Client, fake_gateway: Serve
     assert fake_gateway.state.streams_finished == 0
 
 
+def test_several_people_chat_at_once(ui_url: str, fake_gateway: Served) -> None:
+    """The queue runs chats side by side: a slow answer never holds up someone else's."""
+    people = [connect(ui_url) for _ in range(3)]
+    for person in people:
+        assert "Signed in as" in person.predict(GOOD_KEY, api_name="/sign_in")[2]
+    jobs = [p.submit("a long story [slow]", *SAMPLING, api_name="/chat") for p in people]
+    state = fake_gateway.state
+    wait_for(lambda: state.streams_started == 3)
+    assert state.streams_finished == 0  # all three were answering at the same time
+    for job in jobs:
+        job.cancel()
+    wait_for(lambda: state.streams_cancelled == 3)
+
+
 def test_gateway_errors_read_as_plain_words_and_keep_the_conversation(
     signed_in: Client, fake_gateway: Served
 ) -> None:

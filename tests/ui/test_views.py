@@ -5,7 +5,7 @@ from __future__ import annotations
 from ui.schemas import EngineState, Me, ModelCard, TokenLogprob
 from ui.tokens import token_texts, visible
 from ui.views import (
-    engine_rows,
+    engine_markdown,
     engine_summary,
     limits_markdown,
     logprob_html,
@@ -103,8 +103,10 @@ def test_model_card_and_engine_state_read_well() -> None:
             ]
         }
     )
-    assert engine_rows(state)[0] == ["e1", "yes", "m", "2", "—", "50.0%", "—", "—"]
-    assert engine_rows(state)[1][1] == "NO"
+    table = engine_markdown(state)
+    assert "| Engine | e1 | e2 |" in table
+    assert "| Healthy | yes | **NO** |" in table
+    assert "| Requests running | 2 | — |" in table and "| KV cache in use | 50.0% | — |" in table
     assert engine_summary(state).startswith("**1 of 2** engine(s) healthy")
 
 

@@ -134,7 +134,6 @@ class AdminTab:
 
 def build_admin(ctx: UIContext) -> AdminTab:
     client = ctx.client
-    admin_state = gr.State(None)
 
     async def listing(token: SecretStr) -> tuple[list[list[str]], Any]:
         keys = await client.list_keys(token.get_secret_value())
@@ -234,19 +233,29 @@ def build_admin(ctx: UIContext) -> AdminTab:
         ctx.log.info("admin_key_revoked", key_id=revoked.id)
         return f"Revoked **{revoked.name}** (`{revoked.id}`).", rows, ids, False
 
+    def forget_new_key() -> Any:
+        return gr.Textbox(value="", visible=False)
+
     with gr.Tab("Admin", id="admin", elem_id="tg-tab-admin"):
+        # Inside the tab: a State directly under gr.Tabs shows up as a second "Admin" tab.
+        admin_state = gr.State(None)
         with gr.Column(visible=True) as locked:
             gr.Markdown("Key management needs the gateway's admin token (`TOLLGATE_ADMIN_TOKEN`).")
             token_box = gr.Textbox(label="Admin token", type="password", elem_id="tg-admin-token")
-            unlock_button = gr.Button("Unlock", variant="primary")
+            unlock_button = gr.Button("Unlock", variant="primary", elem_id="tg-admin-unlock")
         with gr.Column(visible=False) as unlocked:
             with gr.Row():
                 refresh_button = gr.Button("Refresh", size="sm")
                 lock_button = gr.Button("Lock", size="sm", variant="stop")
-            keys_table = gr.Dataframe(headers=KEY_TABLE_HEADERS, interactive=False, wrap=True)
+            keys_table = gr.Dataframe(
+                headers=KEY_TABLE_HEADERS, interactive=False, wrap=True, elem_id="tg-admin-keys"
+            )
             with gr.Accordion("Create a key", open=True):
+                gr.Markdown(
+                    "A limit left at 0 means no limit; expiry 0 means the key never expires."
+                )
                 with gr.Row():
-                    name = gr.Textbox(label="Name")
+                    name = gr.Textbox(label="Name", elem_id="tg-admin-name")
                     team = gr.Textbox(label="Team")
                     tier = gr.Dropdown(
                         TIERS, value="standard", label="Tier", allow_custom_value=True
@@ -259,18 +268,21 @@ def build_admin(ctx: UIContext) -> AdminTab:
                     daily = gr.Number(label="Tokens/day", precision=0, minimum=0)
                     monthly = gr.Number(label="Tokens/month", precision=0, minimum=0)
                     expires = gr.Number(label="Expires in days", precision=0, minimum=0)
-                create_button = gr.Button("Create key", variant="primary")
+                create_button = gr.Button(
+                    "Create key", variant="primary", elem_id="tg-admin-create"
+                )
                 new_key = gr.Textbox(
                     label="New key — copy it now, it is not shown again",
                     visible=False,
                     interactive=False,
                     buttons=["copy"],
+                    elem_id="tg-admin-new-key",
                 )
             with gr.Accordion("Revoke a key", open=False), gr.Row():
-                revoke_id = gr.Dropdown(choices=[], label="Key id")
-                sure = gr.Checkbox(label="Yes, revoke it")
-                revoke_button = gr.Button("Revoke", variant="stop")
-        message = gr.Markdown()
+                revoke_id = gr.Dropdown(choices=[], label="Key id", elem_id="tg-admin-revoke-id")
+                sure = gr.Checkbox(label="Yes, revoke it", elem_id="tg-admin-sure")
+                revoke_button = gr.Button("Revoke", variant="stop", elem_id="tg-admin-revoke")
+        message = gr.Markdown(elem_id="tg-admin-message")
 
     private: dict[str, Any] = {"api_visibility": "private"}
     unlock_outputs = [message, token_box, admin_state, locked, unlocked, keys_table, revoke_id]
@@ -289,4 +301,7 @@ def build_admin(ctx: UIContext) -> AdminTab:
     revoke_button.click(
         revoke, [admin_state, revoke_id, sure], [message, keys_table, revoke_id, sure], **private
     )
+    # A new key is shown once: the next action on the tab takes it off the screen.
+    for button in (revoke_button, refresh_button):
+        button.click(forget_new_key, None, [new_key], queue=False, **private)
     return AdminTab(admin_state=admin_state, locked=locked, unlocked=unlocked)

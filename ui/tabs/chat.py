@@ -31,6 +31,7 @@ DEFAULT_TEMPERATURE = 0.7
 
 ChatReply = tuple[Any, str]
 ANSWERING = "_Answering… (Stop ends it)_"
+STOPPED = "**Stopped.** The answer so far is kept; the model stopped writing."
 
 
 def write_export(folder: Path, name: str, text: str, *, keep_s: float = 3600.0) -> Path:
@@ -121,7 +122,11 @@ def build_chat(ctx: UIContext, session_state: gr.State) -> ChatTab:
             yield _reply("", "Sign in with your API key first.")
             return
         if not model:
-            yield _reply("", "Pick a model first (none is available to your key yet).")
+            yield _reply(
+                "",
+                "No model is available to your key yet. If the engine was starting, sign out "
+                "and sign in again to load the models.",
+            )
             return
         verdict = ctx.limiter.hit("chat", request)
         if not verdict.allowed:
@@ -137,7 +142,7 @@ def build_chat(ctx: UIContext, session_state: gr.State) -> ChatTab:
             top_p=float(top_p),
             max_tokens=int(max_tokens),
             stop=parse_stop(stop),
-            seed=int(seed) if seed is not None else None,
+            seed=int(seed) if seed else None,  # 0 shows as the empty default
         )
         log = ctx.log.bind(key_id=session.me.id, model=model)
         answer = ""
@@ -171,18 +176,28 @@ def build_chat(ctx: UIContext, session_state: gr.State) -> ChatTab:
                 placeholder="e.g. You are a concise assistant for the data team.",
                 elem_id="tg-system-prompt",
             )
-            with gr.Accordion("Sampling", open=False):
+            with gr.Accordion("Sampling", open=False, elem_id="tg-sampling"):
                 temperature = gr.Slider(
-                    0.0, 2.0, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature"
+                    0.0,
+                    2.0,
+                    value=DEFAULT_TEMPERATURE,
+                    step=0.05,
+                    label="Temperature",
+                    elem_id="tg-temperature",
                 )
                 top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top p")
                 max_tokens = gr.Slider(
-                    1, 4096, value=DEFAULT_MAX_TOKENS, step=1, label="Max tokens"
+                    1,
+                    4096,
+                    value=DEFAULT_MAX_TOKENS,
+                    step=1,
+                    label="Max tokens",
+                    elem_id="tg-max-tokens",
                 )
                 stop = gr.Textbox(
                     label="Stop sequences", lines=2, placeholder="one per line (\\n = newline)"
                 )
-                seed = gr.Number(label="Seed", precision=0, info="empty = random")
+                seed = gr.Number(label="Seed", precision=0, info="0 = random each time")
             with gr.Row():
                 export_md = gr.Button("Export Markdown", size="sm")
                 export_js = gr.Button("Export JSON", size="sm")
@@ -230,6 +245,9 @@ def build_chat(ctx: UIContext, session_state: gr.State) -> ChatTab:
         card = session.model(model_id) if session else None
         return _max_tokens_slider(card.max_model_len if card else None)
 
+    # Stop cancels `respond` (and with it the upstream request), so it never writes its own
+    # final status: say here that the answer was stopped on purpose rather than left hanging.
+    chat.textbox.stop(lambda: STOPPED, None, [status], queue=False, api_visibility="private")
     model.change(on_model, [session_state, model], [max_tokens], api_visibility="private")
 
     def exporter(kind: str) -> Any:
@@ -248,7 +266,7 @@ def build_chat(ctx: UIContext, session_state: gr.State) -> ChatTab:
                 "top_p": p,
                 "max_tokens": int(max_tok),
                 "stop": parse_stop(stops),
-                "seed": int(seed_value) if seed_value is not None else None,
+                "seed": int(seed_value) if seed_value else None,
             }
             render = export_markdown if kind == "md" else export_json
             text = render(history, model=model_id, system_prompt=system, sampling=sampling)

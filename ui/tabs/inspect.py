@@ -16,10 +16,9 @@ from ui.conversation import to_openai_messages
 from ui.errors import GatewayError
 from ui.session import Session
 from ui.views import (
-    ENGINE_TABLE_HEADERS,
     LOGPROB_TABLE_HEADERS,
     TOKEN_TABLE_HEADERS,
-    engine_rows,
+    engine_markdown,
     engine_summary,
     logprob_html,
     logprob_rows,
@@ -73,14 +72,14 @@ def build_inspect(
     async def show_card(session: Session | None, model_id: str | None) -> str:
         return model_card_markdown(session.model(model_id) if session else None)
 
-    async def refresh_engine(session: Session | None) -> tuple[str, Any]:
+    async def refresh_engine(session: Session | None) -> tuple[str, str]:
         if session is None:
-            return SIGN_IN_FIRST, gr.Dataframe()
+            return SIGN_IN_FIRST, ""
         try:
             state = await client.engine(session.token)
         except GatewayError as exc:
-            return _problem(exc.plain()), gr.Dataframe()
-        return engine_summary(state), engine_rows(state)
+            return _problem(exc.plain()), ""
+        return engine_summary(state), engine_markdown(state)
 
     async def tokenize(
         session: Session | None, model_id: str | None, text: str
@@ -190,9 +189,7 @@ def build_inspect(
                         label=f"Update every {ctx.settings.engine_refresh_s:g} s", value=False
                     )
                 engine_info = gr.Markdown()
-                engine_table = gr.Dataframe(
-                    headers=ENGINE_TABLE_HEADERS, interactive=False, wrap=True
-                )
+                engine_table = gr.Markdown(elem_id="tg-engine")
                 timer = gr.Timer(ctx.settings.engine_refresh_s, active=False)
             with gr.Column(scale=2, min_width=420):
                 gr.Markdown("### Tokenizer")
@@ -216,12 +213,18 @@ def build_inspect(
         with gr.Row():
             render_button = gr.Button("Show prompt", elem_id="tg-render")
             lp_button = gr.Button("Answer with probabilities", elem_id="tg-logprobs")
-            lp_max_tokens = gr.Slider(1, 512, value=64, step=1, label="Max tokens")
-        prompt_info = gr.Markdown()
+            lp_max_tokens = gr.Slider(
+                1, 512, value=64, step=1, label="Max tokens", elem_id="tg-lp-max-tokens"
+            )
+        prompt_info = gr.Markdown(elem_id="tg-prompt-info")
         prompt_text = gr.Code(
-            label="Prompt after the chat template", language=None, lines=6, interactive=False
+            label="Prompt after the chat template",
+            language=None,
+            lines=6,
+            interactive=False,
+            elem_id="tg-prompt",
         )
-        lp_info = gr.Markdown()
+        lp_info = gr.Markdown(elem_id="tg-logprob-info")
         lp_view = gr.HTML(elem_id="tg-logprob-view")
         with gr.Accordion("Top alternatives per token", open=False):
             lp_table = gr.Dataframe(headers=LOGPROB_TABLE_HEADERS, interactive=False, wrap=True)

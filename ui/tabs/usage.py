@@ -28,25 +28,51 @@ NOT_ENABLED = (
 )
 
 
-def usage_frames(report: UsageReport) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Requests per bucket, and tokens per bucket split into prompt and answer (long form)."""
-    starts = [b.start for b in report.buckets]
+# One bar per bucket, labelled so that labels never repeat within a period (a day's 08:00 and
+# the next day's 08:00 differ by weekday).
+STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+LABELS = {"hour": "%a %H:00", "day": "%b %d"}
+
+
+def bucket_starts(bucket: str, since: datetime, until: datetime) -> list[datetime]:
+    """Every bucket of the period, empty ones included, so the plot shows quiet hours too."""
+    start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if bucket == "day":
+        start = start.replace(hour=0)
+    starts = []
+    while start <= until:
+        starts.append(start)
+        start += STEPS[bucket]
+    return starts
+
+
+def usage_frames(
+    report: UsageReport, *, since: datetime | None = None, until: datetime | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Requests per bucket, tokens per bucket split into prompt and answer (long form), and the
+    buckets' labels in time order. With `since` and `until`, buckets without use read 0."""
+    bucket = report.bucket if report.bucket in STEPS else "hour"
+    used = {b.start.astimezone(UTC): b for b in report.buckets}
+    grid = bucket_starts(bucket, since, until) if since and until else []
+    starts = sorted(set(grid) | set(used))
+    labels = [start.strftime(LABELS[bucket]) for start in starts]
+    rows = [used.get(start) for start in starts]
     requests = pd.DataFrame(
         {
-            "time": pd.to_datetime(starts, utc=True),
-            "requests": [b.requests for b in report.buckets],
-            "errors": [b.errors for b in report.buckets],
+            "time": labels,
+            "requests": [r.requests if r else 0 for r in rows],
+            "errors": [r.errors if r else 0 for r in rows],
         }
     )
     tokens = pd.DataFrame(
         {
-            "time": pd.to_datetime(starts * 2, utc=True),
-            "tokens": [b.prompt_tokens for b in report.buckets]
-            + [b.completion_tokens for b in report.buckets],
-            "kind": ["prompt"] * len(starts) + ["answer"] * len(starts),
+            "time": labels * 2,
+            "tokens": [r.prompt_tokens if r else 0 for r in rows]
+            + [r.completion_tokens if r else 0 for r in rows],
+            "kind": ["prompt"] * len(rows) + ["answer"] * len(rows),
         }
     )
-    return requests, tokens
+    return requests, tokens, labels
 
 
 def budget_use(report: UsageReport, now: datetime) -> tuple[int, int]:
@@ -95,8 +121,8 @@ def build_usage(ctx: UIContext, session_state: gr.State) -> UsageTab:
             note = NOT_ENABLED if exc.status == 404 else f"⚠️ {exc.plain()}"
             return limits_markdown(me, None, None), note, *empty
         used_today, used_month = budget_use(month, now)
-        requests, tokens = usage_frames(report)
-        if requests.empty:
+        requests, tokens, labels = usage_frames(report, since=now - back, until=now)
+        if not report.buckets:
             return (
                 limits_markdown(me, used_today, used_month),
                 f"No requests with this key in the {period.lower()}.",
@@ -105,8 +131,8 @@ def build_usage(ctx: UIContext, session_state: gr.State) -> UsageTab:
         return (
             limits_markdown(me, used_today, used_month),
             totals_markdown(report, period),
-            gr.BarPlot(value=requests, visible=True),
-            gr.BarPlot(value=tokens, visible=True),
+            gr.BarPlot(value=requests, visible=True, sort=labels),
+            gr.BarPlot(value=tokens, visible=True, sort=labels),
         )
 
     with gr.Tab("My usage", id="usage", elem_id="tg-tab-usage") as tab:
@@ -116,10 +142,25 @@ def build_usage(ctx: UIContext, session_state: gr.State) -> UsageTab:
         limits = gr.Markdown(elem_id="tg-limits")
         note = gr.Markdown(elem_id="tg-usage-note")
         requests_plot = gr.BarPlot(
-            x="time", y="requests", title="Requests", height=260, visible=False
+            x="time",
+            y="requests",
+            title="Requests",
+            x_title="hour or day (UTC)",
+            x_label_angle=-45,  # a label per bucket: slanted, they never overlap
+            height=280,
+            visible=False,
+            elem_id="tg-usage-requests",
         )
         tokens_plot = gr.BarPlot(
-            x="time", y="tokens", color="kind", title="Tokens", height=260, visible=False
+            x="time",
+            y="tokens",
+            color="kind",
+            title="Tokens",
+            x_title="hour or day (UTC)",
+            x_label_angle=-45,
+            height=280,
+            visible=False,
+            elem_id="tg-usage-tokens",
         )
 
     outputs = [limits, note, requests_plot, tokens_plot]

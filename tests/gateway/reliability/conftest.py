@@ -48,7 +48,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             engine,
             data_dir,
             TOLLGATE_GATEWAY__MAX_BODY_BYTES=str(MAX_BODY_BYTES),
-            TOLLGATE_GATEWAY__REQUEST_READ_TIMEOUT_S="1",
+            TOLLGATE_GATEWAY__REQUEST_READ_TIMEOUT_S="2",
             # Only the throttle's own test (from 127.0.0.2) should ever meet it.
             TOLLGATE_LIMITS__AUTH_FAILURES_PER_IP="5/minute",
         ) as gateway,

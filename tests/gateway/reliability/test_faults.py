@@ -1,5 +1,5 @@
 """Faults with real processes: the engine is SIGKILLed mid-stream, stays down, comes back; it
-hangs; the database goes away and comes back. Each time the client gets a clear answer in
+hangs; Redis and the database go away and come back. Each time the client gets a clear answer in
 OpenAI's shape, the ledger records what happened, and the gateway recovers by itself."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from services.fake_engine import FakeEngineConfig, FakeEngineProcess
 from services.fake_engine.server import free_port
 from tests.gateway.db.databases import postgres_schema
+from tests.gateway.limits.support import own_redis
 from tests.gateway.reliability.support import (
     ADMIN,
     CHAT,
@@ -96,8 +98,10 @@ async def test_database_down_and_back_keeps_serving_and_loses_no_ledger_row(
     """The real PostgreSQL behind a TCP proxy that the test cuts: connections reset, then refused."""
     engine = FakeEngineProcess(FakeEngineConfig(), free_port()).start()
     async with postgres_schema() as direct_url:
-        with SeverableTcpProxy(("127.0.0.1", 5432)) as proxy:
-            url = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        direct = make_url(direct_url)
+        with SeverableTcpProxy((direct.host or "127.0.0.1", direct.port or 5432)) as proxy:
+            proxied = direct.set(host="127.0.0.1", port=proxy.port)
+            url = proxied.render_as_string(hide_password=False)
             try:
                 with gateway_process(
                     engine.base_url,
@@ -149,3 +153,35 @@ async def test_database_down_and_back_keeps_serving_and_loses_no_ledger_row(
                 assert len(await ledger_rows(direct_url)) == sent + 1
             finally:
                 engine.stop()
+
+
+def test_redis_down_and_back_under_a_gateway_process(tmp_path: Path) -> None:
+    """A private `redis-server` (the shared one stays up) killed and restarted on its port: the
+    gateway serves on without limits meanwhile (fail-open) and enforces them again after."""
+    engine = FakeEngineProcess(FakeEngineConfig(), free_port()).start()
+    try:
+        with (
+            own_redis(tmp_path) as redis,
+            gateway_process(
+                engine.base_url,
+                tmp_path,
+                TOLLGATE_REDIS_URL=redis.url,
+                TOLLGATE_LIMITS__REDIS_RETRY_S="0.2",
+            ) as gateway,
+        ):
+            _, key = gateway.create_key(rpm=2)
+            with httpx.Client(base_url=gateway.url, headers=bearer(key), timeout=15) as client:
+
+                def status() -> int:
+                    return client.post("/v1/chat/completions", json=CHAT).status_code
+
+                assert [status() for _ in range(3)] == [200, 200, 429]
+                redis.kill()
+                assert [status() for _ in range(4)] == [200] * 4  # served, not limited
+                assert client.get("/health").status_code == 200
+                redis.start()  # empty: the counters start afresh
+                assert wait_until(lambda: status() == 429)
+            assert "rate-limit backend unreachable" in gateway.log()
+            assert "rate-limit backend reachable again" in gateway.log()
+    finally:
+        engine.stop()

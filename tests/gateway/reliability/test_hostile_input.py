@@ -36,9 +36,10 @@ FUZZ = settings(
 CLIENT_ERRORS = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
 
 
-def check_answer(response: httpx.Response | object, status: int, text: str) -> None:
+def check_answer(status: int, text: str) -> None:
+    """No server error; every error answer is in OpenAI's shape."""
     assert status < 500, (status, text[:500])
-    if status >= 400 and text.startswith("{"):
+    if status >= 400:
         error = json.loads(text)["error"]
         assert set(error) == {"message", "type", "param", "code"}, error
 
@@ -56,7 +57,7 @@ def test_schemathesis_finds_no_server_error_on_any_route(served: Served) -> None
             token = served.key if not path.startswith("/admin") else ADMIN["authorization"][7:]
             response = case.call(base_url=served.url, headers=bearer(token), timeout=15)
             seen[response.status_code] = seen.get(response.status_code, 0) + 1
-            check_answer(response, response.status_code, response.text)
+            check_answer(response.status_code, response.text)
 
         fuzz()
     assert sum(seen.values()) >= 200 and any(code >= 400 for code in seen), seen
@@ -64,17 +65,24 @@ def test_schemathesis_finds_no_server_error_on_any_route(served: Served) -> None
 
 
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=12,
 )
-MESSAGES = st.lists(
-    st.fixed_dictionaries(
-        {"role": st.sampled_from(["user", "system", "assistant", "tool", "x"]) | JSONISH},
-        optional={"content": st.text(max_size=40) | JSONISH, "name": JSONISH},
-    ),
-    max_size=3,
-) | JSONISH
+MESSAGES = (
+    st.lists(
+        st.fixed_dictionaries(
+            {"role": st.sampled_from(["user", "system", "assistant", "tool", "x"]) | JSONISH},
+            optional={"content": st.text(max_size=40) | JSONISH, "name": JSONISH},
+        ),
+        max_size=3,
+    )
+    | JSONISH
+)
 BODIES = st.fixed_dictionaries(
     {},
     optional={
@@ -88,7 +96,7 @@ BODIES = st.fixed_dictionaries(
         "logprobs": st.integers(-5, 10**6) | st.booleans() | JSONISH,
         "top_logprobs": st.integers(-5, 10**6) | JSONISH,
         "best_of": st.integers(-5, 10**6) | JSONISH,
-        "temperature": st.floats(allow_nan=False) | JSONISH,
+        "temperature": st.floats(allow_nan=False, allow_infinity=False) | JSONISH,
     },
 )
 
@@ -101,7 +109,7 @@ def test_generated_chat_and_completion_bodies_never_cause_a_server_error(served:
     def fuzz(body: dict[str, object], route: str) -> None:
         response = client.post(route, json=body)
         assert response.status_code in {200, *CLIENT_ERRORS}, (body, response.text[:300])
-        check_answer(response, response.status_code, response.text)
+        check_answer(response.status_code, response.text)
 
     fuzz()
     client.close()
@@ -135,7 +143,9 @@ def test_oversized_bodies_are_refused_with_413(served: Served) -> None:
     )
     assert_openai_error(response, 413)
     admin = httpx.post(
-        f"{served.url}/admin/keys", content=big, headers={**ADMIN, "content-type": "application/json"}
+        f"{served.url}/admin/keys",
+        content=big,
+        headers={**ADMIN, "content-type": "application/json"},
     )
     assert_openai_error(admin, 400, 413)
     served.assert_still_serving()
@@ -146,7 +156,7 @@ def test_oversized_and_too_many_headers_are_refused(served: Served) -> None:
         served.port,
         b"GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 200_000 + b"\r\n\r\n",
     )
-    assert status in (0, 400, 413, 431)  # refused or closed, never served
+    assert status == 431  # refused before the app (or the key check) sees it
     many = "".join(f"x-h{i}: {i}\r\n" for i in range(5000)).encode()
     status, _, _ = raw_request(served.port, b"GET /health HTTP/1.1\r\nhost: x\r\n" + many + b"\r\n")
     assert status != 500
@@ -164,8 +174,9 @@ def test_invalid_utf8_and_malformed_json_are_400s(served: Served) -> None:
         b'{"model": "\\ud800"}',
         b"\x00" * 100,
     ):
+        # The gateway reads only the fields it needs; bad bytes elsewhere get the engine's 400.
         error = assert_openai_error(post(served, content), 400)
-        assert error["type"] == "invalid_request_error"
+        assert error["type"] in ("invalid_request_error", "BadRequestError")
     served.assert_still_serving()
 
 
@@ -212,7 +223,9 @@ def test_wrong_content_types_are_refused(served: Served) -> None:
         response = post(served, good, **{"content-type": content_type})
         assert assert_openai_error(response, 415)["code"] == "unsupported_media_type"
     form = httpx.post(
-        f"{served.url}/v1/chat/completions", data={"model": "fake-model"}, headers=bearer(served.key)
+        f"{served.url}/v1/chat/completions",
+        data={"model": "fake-model"},
+        headers=bearer(served.key),
     )
     assert_openai_error(form, 415)
     admin = httpx.post(
@@ -240,6 +253,11 @@ def test_path_tricks_get_openai_shaped_4xx(served: Served) -> None:
         )
         assert 400 <= status < 500, (target, status)
         error_of(body)
+    # Bytes no HTTP parser accepts: uvicorn's own plain-text 400 used to answer these.
+    for line in (b"GET /v1/\x01models HTTP/1.1", b"GET /v1/models HTTP/9.9", b"\x16\x03\x01"):
+        status, headers, body = raw_request(served.port, line + b"\r\nhost: x\r\n\r\n")
+        assert status == 400 and headers["content-type"] == "application/json", (line, body)
+        assert error_of(body)["code"] == "invalid_http_request"
     served.assert_still_serving()
 
 
@@ -266,7 +284,7 @@ def test_header_injection_does_not_reach_the_response_or_the_engine(served: Serv
 
 def test_slow_clients_are_timed_out_and_never_hold_up_others(served: Served) -> None:
     """Slowloris: a head sent a byte at a time, a body that never finishes. The read timeout
-    (1 s here) closes them with 408; everyone else is served meanwhile."""
+    (2 s here) closes them with 408; everyone else is served meanwhile."""
     slow_head = socket.create_connection(("127.0.0.1", served.port))
     slow_head.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ")
     slow_body = socket.create_connection(("127.0.0.1", served.port))
@@ -277,13 +295,14 @@ def test_slow_clients_are_timed_out_and_never_hold_up_others(served: Served) -> 
     )
     try:
         served.assert_still_serving()  # the slow ones hold up nobody
+        for _ in range(4):  # trickling a byte now and then does not reset the clock
+            slow_head.sendall(b"a")
+            slow_body.sendall(b" ")
+            time.sleep(0.1)
         for sock in (slow_head, slow_body):
             sock.settimeout(10)
-            started = time.monotonic()
             answer = b""
             while chunk := sock.recv(65536):
-                if time.monotonic() - started < 0.2:
-                    sock.sendall(b"a")  # trickling a byte does not reset the clock
                 answer += chunk
             assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
             error_of(answer.partition(b"\r\n\r\n")[2])
@@ -291,3 +310,13 @@ def test_slow_clients_are_timed_out_and_never_hold_up_others(served: Served) -> 
         slow_head.close()
         slow_body.close()
     served.assert_still_serving()
+
+
+def test_the_read_timeout_spares_idle_kept_alive_connections(served: Served) -> None:
+    """SDKs keep connections open between requests: the slow-client guard must not cut them."""
+    with httpx.Client(base_url=served.url, headers=bearer(served.key), timeout=15) as client:
+        assert client.get("/v1/models").status_code == 200
+        time.sleep(2.5)  # longer than the 2 s read timeout, idle
+        again = client.get("/v1/models")
+        assert again.status_code == 200
+        assert client.get("/v1/models").status_code == 200

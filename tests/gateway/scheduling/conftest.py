@@ -1,0 +1,148 @@
+"""A gateway with the fair queue in front of a paced fake engine (or the real one), per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Request
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+
+from gateway.app import create_app
+from gateway.errors import AuthenticationFailed
+from gateway.keys.principal import KeyPrincipal
+from gateway.proxy.hooks import ProxyHooks, ProxyOutcome, ProxyRequest, Ticket
+from gateway.scheduling import Scheduler
+from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
+from shared.logging import configure_logging
+from shared.settings import SchedulingSettings, Settings
+from tests.gateway.proxy.support import LogCapture, RunningGateway, running_gateway
+
+PRINCIPALS = {
+    name: KeyPrincipal(id=f"key_{name}", name=name, prefix=f"tg-{name}", tier=tier, team=team)
+    for name, tier, team in (
+        ("heavy", "standard", "crunchers"),
+        ("light", "standard", None),
+        ("chat", "interactive", None),
+        ("bulk", "batch", "crunchers"),
+    )
+}
+
+
+def auth(name: str) -> dict[str, str]:
+    return {"authorization": f"Bearer tg-{name}"}
+
+
+def chat(content: str = "hi", **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "fake-model",
+        "messages": [{"role": "user", "content": content}],
+        "max_tokens": 1,
+        **extra,
+    }
+
+
+class NamedKeysPlugin:
+    """`Authorization: Bearer tg-<name>` is the key of PRINCIPALS[name]."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
+            token = request.headers.get("authorization", "").removeprefix("Bearer tg-")
+            if token not in PRINCIPALS:
+                raise AuthenticationFailed("Invalid API key.")
+            return PRINCIPALS[token]
+
+        app_config.dependencies["principal"] = Provide(principal)
+        return app_config
+
+
+class Scheduled(RunningGateway):
+    """The running gateway, with what the tests watch: queue events and finished outcomes."""
+
+    events: list[tuple[str, str]]  # ("queued" | "admitted", key name), in the gateway's order
+    outcomes: list[ProxyOutcome]
+
+    @property
+    def scheduler(self) -> Scheduler:
+        found: Scheduler = self.app.state["scheduler"]
+        return found
+
+    @property
+    def admitted(self) -> list[str]:
+        return [name for kind, name in self.events if kind == "admitted"]
+
+    def admitted_while_queued(self, name: str) -> list[str]:
+        """Who was admitted between `name`'s request joining the queue and its own admission."""
+        start = self.events.index(("queued", name))
+        end = self.events.index(("admitted", name), start)
+        return [n for kind, n in self.events[start:end] if kind == "admitted"]
+
+
+@contextlib.contextmanager
+def scheduled_gateway(upstream: str, **scheduling: Any) -> Iterator[Scheduled]:
+    settings = Settings(upstreams=[upstream], scheduling=SchedulingSettings(**scheduling))
+    app = create_app(settings, auth=NamedKeysPlugin())
+    hooks: ProxyHooks = app.state["proxy_hooks"]
+    scheduler: Scheduler = app.state["scheduler"]
+    events: list[tuple[str, str]] = []
+    outcomes: list[ProxyOutcome] = []
+
+    async def record_admission(request: ProxyRequest) -> Ticket | None:
+        events.append(("admitted", request.principal.name))  # right after the fair queue
+        return None
+
+    wait = scheduler._wait
+
+    async def record_queueing(request: ProxyRequest, tier: str) -> None:
+        events.append(("queued", request.principal.name))  # it joins the queue right after
+        await wait(request, tier)
+
+    scheduler._wait = record_queueing  # type: ignore[method-assign]
+    hooks.admissions.append(record_admission)
+    hooks.observers.append(outcomes.append)
+    with running_gateway(app) as url:
+        gateway = Scheduled(url, app)
+        gateway.events, gateway.outcomes = events, outcomes
+        yield gateway
+
+
+@pytest.fixture
+def paced_engine() -> Iterator[RunningFakeEngine]:
+    """Four sequences at once, each answer taking a while: an engine that can be filled."""
+    with running_fake_engine(FakeEngineConfig(capacity=4, ttft_ms=150, itl_ms=0)) as url:
+        yield url
+
+
+async def send_all(
+    gateway: str, requests: list[tuple[str, dict[str, Any], dict[str, str]]]
+) -> list[httpx.Response]:
+    """Send (key name, body, extra headers) requests at once; their responses in order."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as client:
+        return await asyncio.gather(
+            *(
+                client.post("/v1/chat/completions", json=body, headers={**auth(name), **extra})
+                for name, body, extra in requests
+            )
+        )
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """The JSON log lines written while the test runs (the production format)."""
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    configure_logging("json", "INFO")
+    capture = LogCapture()
+    capture.setFormatter(root.handlers[0].formatter)
+    root.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        root.handlers[:], level = before
+        root.setLevel(level)
