@@ -30,6 +30,7 @@ from gateway.proxy.engine_state import EngineStateSampler
 from gateway.proxy.hooks import ProxyHooks
 from gateway.proxy.service import ProxyService
 from gateway.routing import build_router
+from gateway.routing.plugin import RoutingPlugin
 from gateway.telemetry import telemetry_plugins
 from shared.logging import configure_logging
 from shared.settings import Settings, load_settings
@@ -88,7 +89,14 @@ def create_app(
 
     app = GatewayApp(
         route_handlers=[proxy_router(service), status_router(service, sampler)],
-        plugins=[auth, limits, scheduling, *plugins, *telemetry_plugins(settings)],
+        plugins=[
+            auth,
+            RoutingPlugin(router, settings),  # after auth: team model lists from its database
+            limits,
+            scheduling,
+            *plugins,
+            *telemetry_plugins(settings),
+        ],
         lifespan=[service.lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         state=State(

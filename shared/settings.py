@@ -356,7 +356,7 @@ class RoutingSettings(BaseModel):
     )
     team_models: dict[str, list[str]] = Field(
         default_factory=dict,
-        description='models (or aliases) each team may use, JSON, e.g. {"ml": ["team-default"]}; a team not listed may use every model',
+        description='models (or aliases) each team may use, JSON, e.g. {"ml": ["team-default"]}, for teams without a list in the database (/admin/teams, `tollgate teams set --models`); a team with neither may use every model',
     )
     models_refresh_s: float = Field(
         default=30.0,

@@ -7,7 +7,7 @@ piece of text that came from the model or the gateway is HTML-escaped here.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 
 from shared.schemas.limits import LimitState
@@ -28,7 +28,9 @@ def model_card_markdown(card: ModelCard | None) -> str:
     if card is None:
         return "_No model selected._"
     created = (
-        datetime.fromtimestamp(card.created).strftime("%Y-%m-%d %H:%M") if card.created else None
+        datetime.fromtimestamp(card.created, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if card.created
+        else None
     )
     context = f"{card.max_model_len:,} tokens" if card.max_model_len else None
     rows = [

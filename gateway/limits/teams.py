@@ -49,6 +49,7 @@ def checked_name(name: str) -> str:
 def team_info(row: Team) -> TeamInfo:
     return TeamInfo(
         name=row.name,
+        allowed_models=row.allowed_models,
         limits=KeyLimitsInfo(**{name: getattr(row, name) for name in TEAM_LIMIT_FIELDS}),
         model_limits={m: KeyLimitsInfo(**v) for m, v in row.model_limits.items()}
         if row.model_limits
@@ -67,6 +68,8 @@ def team_limits(row: Team) -> TeamLimits:
 
 def _columns(fields: TeamFields, *, only_given: bool) -> dict[str, Any]:
     given = fields.model_dump(exclude_unset=only_given)
+    if "models" in given:
+        given["allowed_models"] = given.pop("models")
     if "model_limits" in given:
         value: Mapping[str, Mapping[str, Any]] | None = given["model_limits"]
         # Stored compactly: only the limits each model sets.

@@ -1,15 +1,23 @@
-"""Which models a key may use: its own list (`--models`) and its team's (`routing.team_models`).
+"""Which models a key may use: its own list (`--models`) and its team's.
 
-A key needs both to allow a model (a missing list allows everything). Naming an alias in a list
-allows that alias; naming the engine's model allows the model and every alias of it, so a team
-limited to `merged_qwen3_finetuned` may also call it `team-default`.
+A team's list comes from the database (`/admin/teams/{name}` `models`, `tollgate teams set
+--models`) or, for a team without one there, from `routing.team_models` (settings or the
+upstreams file). A key needs both its list and its team's to allow a model (a missing list
+allows everything). Naming an alias allows that alias; naming the engine's model allows the
+model and every alias of it, so a team limited to `merged_qwen3_finetuned` may also call it
+`team-default`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from gateway.keys.principal import KeyPrincipal
+
+
+class StoredTeams(Protocol):
+    models: Mapping[str, frozenset[str]]
 
 
 class ModelAccess:
@@ -18,6 +26,12 @@ class ModelAccess:
     ) -> None:
         self._aliases = aliases
         self._team_models = team_models
+        self.stored_teams: StoredTeams | None = None  # set while the database is open
+
+    def _team_list(self, team: str) -> frozenset[str] | None:
+        stored = self.stored_teams
+        found = stored.models.get(team) if stored is not None else None
+        return found if found is not None else self._team_models.get(team)
 
     def may_use(self, principal: KeyPrincipal, model: str) -> bool:
         target = self._aliases.get(model)
@@ -28,11 +42,12 @@ class ModelAccess:
             and (target is None or target not in allowed)
         ):
             return False
-        if principal.team is None or not self._team_models:
+        if principal.team is None or not self.restricts_teams:
             return True
-        team = self._team_models.get(principal.team)
+        team = self._team_list(principal.team)
         return team is None or model in team or (target is not None and target in team)
 
     @property
     def restricts_teams(self) -> bool:
-        return bool(self._team_models)
+        stored = self.stored_teams
+        return bool(self._team_models) or (stored is not None and bool(stored.models))

@@ -37,9 +37,9 @@ class ModelRouter:
         self.catalog = catalog
         self.access = access
         self.balancer = balancer
-        # One engine and no aliases or team lists: /v1/models is the engine's own (filtered),
-        # and an unknown model gets the engine's own 404 (as without the gateway).
-        self._routes = len(pool) > 1 or bool(catalog.aliases) or access.restricts_teams
+        # One engine and no aliases: an unknown model gets the engine's own 404 (as without
+        # the gateway), and /v1/models is the engine's own, filtered (unless teams have lists).
+        self._routes = len(pool) > 1 or bool(catalog.aliases)
 
     def resolve(self, principal: KeyPrincipal, model: str) -> str:
         """The engine model to send, after the key's and team's checks (403) and a 404 for a
@@ -67,7 +67,7 @@ class ModelRouter:
 
     def models_document(self, principal: KeyPrincipal) -> bytes | None:
         """`/v1/models` answered by the gateway (several engines, aliases); None = ask the engine."""
-        if not self._routes:
+        if not (self._routes or self.access.restricts_teams):
             return None
         return self.catalog.models_document(lambda model: self.access.may_use(principal, model))
 

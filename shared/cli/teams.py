@@ -31,6 +31,7 @@ _CLEARABLE = {
     "daily-tokens": "daily_tokens",
     "monthly-tokens": "monthly_tokens",
     "model-limits": "model_limits",
+    "models": "models",
 }
 ClearChoice = StrEnum("ClearChoice", [(name, name) for name in _CLEARABLE])  # type: ignore[misc]
 _FLAGS = {field: f"--{flag}" for flag, field in _CLEARABLE.items()} | {
@@ -67,6 +68,8 @@ def _show(info: TeamInfo, as_json: bool) -> None:
     table.add_column()
     table.add_row("team", info.name)
     table.add_row("limits", _limits(info))
+    models = info.allowed_models
+    table.add_row("models", ", ".join(models) if models is not None else "all")
     table.add_row("model limits", model_limits_text(info.model_limits))
     table.add_row("updated", info.updated_at.strftime("%Y-%m-%d %H:%M UTC"))
     out_console.print(table)
@@ -109,12 +112,15 @@ def set_limits(
         None, "--monthly-tokens", help="tokens per UTC month"
     ),
     model_limit: list[str] | None = MODEL_LIMIT,
+    models: str | None = typer.Option(
+        None, "--models", help="comma-separated models (or aliases) the team's keys may use"
+    ),
     clear: list[ClearChoice] | None = typer.Option(
         None, "--clear", help="remove a limit (repeatable)"
     ),
     as_json: bool = _JSON,
 ) -> None:
-    """Set some of a team's limits (creating the team); limits not named stay as they are."""
+    """Set some of a team's limits or its models (creating the team); what is not named stays."""
     from pydantic import ValidationError
 
     from shared.schemas.teams import TeamFields
@@ -132,6 +138,8 @@ def set_limits(
     }
     if model_limit:
         data["model_limits"] = parse_model_limits(model_limit)
+    if models is not None:
+        data["models"] = [part.strip() for part in models.split(",") if part.strip()]
     for choice in clear or []:
         field = _CLEARABLE[choice.value]
         if field in data:

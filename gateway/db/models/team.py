@@ -24,6 +24,8 @@ class Team(Base):
     monthly_tokens: Mapped[int | None] = mapped_column(BigInteger)
     # {"model": {"rpm": …, "tpm": …, …}}: per-model limits with counters of their own.
     model_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Models (or aliases) the team's keys may use, on top of each key's own list; None = all.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

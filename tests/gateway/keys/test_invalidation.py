@@ -11,7 +11,6 @@ from pathlib import Path
 
 from gateway.keys.invalidation import KeyInvalidation, publish_key_change
 from tests.gateway.limits.support import own_redis
-from tests.gateway.proxy.support import wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/0"  # pub/sub ignores the database number
 
@@ -76,7 +75,5 @@ async def test_a_subscriber_that_lost_redis_clears_its_cache_when_redis_is_back(
 
 
 async def test_an_announcement_without_redis_fails_softly() -> None:
-    started = time.monotonic()
+    # False (logged), not an exception: the key was changed in the database all the same.
     assert not await publish_key_change("redis://127.0.0.1:9/0", "tollgate:test:none", "key_d")
-    assert wait_for(lambda: True)  # returned, no exception
-    assert time.monotonic() - started < 10  # bounded by the connect timeout, never hangs
