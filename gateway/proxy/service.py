@@ -302,9 +302,14 @@ class ProxyService:
                 self.pool.mark_down(upstream, type(exc).__name__)
                 exchange.use(None)
                 continue  # nothing was sent: another engine may take it
-            except _CLOSED_BEFORE_HEADERS:
+            except _CLOSED_BEFORE_HEADERS as exc:
                 if last:
                     raise
+                _log.warning(
+                    "engine failed before answering; retrying on another",
+                    upstream=upstream.name,
+                    reason=type(exc).__name__,
+                )
                 exchange.use(None)
                 continue  # the engine went away before answering (killed mid-run)
             except httpx.PoolTimeout:
@@ -313,6 +318,11 @@ class ProxyService:
                     code="upstream_busy",
                 ) from None
             if response.status_code in _RETRY_STATUSES and not last:
+                _log.warning(
+                    "engine failed before answering; retrying on another",
+                    upstream=upstream.name,
+                    reason=f"status {response.status_code}",
+                )
                 await response.aclose()
                 exchange.use(None)
                 continue  # the engine refused it unanswered: the next one may not

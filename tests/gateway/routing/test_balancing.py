@@ -19,7 +19,8 @@ def engines(*configs: FakeEngineConfig) -> Iterator[list[RunningFakeEngine]]:
 
 
 async def test_a_burst_is_spread_evenly_over_three_engines() -> None:
-    config = FakeEngineConfig(models=("shared",), ttft_ms=300)
+    # Slow enough that the whole burst arrives before any answer frees an engine.
+    config = FakeEngineConfig(models=("shared",), ttft_ms=1000)
     with engines(config, config, config) as urls, routed_gateway(urls) as gateway:
         answers = await burst(gateway, 30, "shared")
         assert [a.status_code for a in answers] == [200] * 30

@@ -53,7 +53,17 @@ def test_a_teams_model_list_binds_its_keys(
         # The CLI writes the same list straight to the database.
         env = gateway_env(tmp_path)
         done = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "teams", "set", "ml", "--models", "beta", "--json"],
+            [
+                sys.executable,
+                "-m",
+                "shared.cli",
+                "teams",
+                "set",
+                "ml",
+                "--models",
+                "beta",
+                "--json",
+            ],
             env=env,
             capture_output=True,
             text=True,
