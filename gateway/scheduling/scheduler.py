@@ -29,7 +29,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.keys.principal import KeyPrincipal
 from gateway.proxy.hooks import ProxyOutcome, ProxyRequest, Ticket
@@ -57,7 +57,7 @@ _SERVICE_EWMA = 0.2  # weight of the newest request in the mean service time (Re
 class _Waiter:
     future: asyncio.Future[None]
     tier: str
-    since: float = field(default_factory=time.monotonic)
+    since: float  # the scheduler's clock when it joined the queue
 
 
 class Scheduler:
@@ -141,7 +141,7 @@ class Scheduler:
 
     async def _wait(self, request: ProxyRequest, tier: str) -> None:
         flow = self._flow(request.principal)
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), tier)
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), tier, self._clock())
         try:
             self.queue.push(flow, waiter, self.policy.weight(tier))
         except QueueFull as full:

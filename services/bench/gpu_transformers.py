@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     result["speedup_p50"] = round(result["transformers"]["p50_ms"] / result["vllm"]["p50_ms"], 2)
     text = json.dumps(result, indent=1)
     if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     print(text)
     return 0
