@@ -405,6 +405,11 @@ class Settings(BaseSettings):
         default=None,
         description="bearer token for /admin; unset = generated on first `tollgate up`",
     )
+    ui_token: SecretStr | None = Field(
+        default=None,
+        description="secret shared by UI and gateway: UI chats may run interactive; "
+        "unset = DATA_DIR/ui-token, generated on first `tollgate up`",
+    )
 
     engine: EngineSettings = Field(default_factory=EngineSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)

@@ -16,6 +16,7 @@ import httpx
 from fastapi import FastAPI
 
 from shared.logging import get_logger
+from shared.secret_files import UI_TOKEN
 from shared.settings import Settings
 from ui.client import GatewayClient
 from ui.context import UIContext
@@ -124,6 +125,12 @@ def _keep(outputs: list[Any], *, message: str, key_index: int) -> list[Any]:
     return updates
 
 
+def _ui_token(settings: Settings) -> str | None:
+    """The secret shared with the gateway: TOLLGATE_UI_TOKEN, else DATA_DIR/ui-token."""
+    token = UI_TOKEN.resolve(settings)
+    return token.get_secret_value() if token is not None else None
+
+
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The ASGI app `tollgate ui` serves. `transport` lets tests put a fake gateway behind it."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a private UI
@@ -133,6 +140,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         timeout_s=ui.request_timeout_s,
         max_connections=ui.concurrency_limit * 2,
         transport=transport,
+        ui_token=_ui_token(settings),
     )
     export_dir = Path(tempfile.mkdtemp(prefix="tollgate-ui-exports-"))
     ctx = UIContext(

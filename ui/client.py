@@ -36,6 +36,10 @@ from ui.sse import iter_sse_data
 # Chat from the UI is a person waiting: the gateway may schedule it ahead of batch traffic.
 TIER_HEADER = "x-tollgate-tier"
 INTERACTIVE_TIER = "interactive"
+# The secret the UI shares with the gateway (settings.ui_token): with it, the gateway lets the
+# tier header above raise a chat above its key's own tier. Sent on every call, like a client
+# certificate would be; the gateway keeps it from the engine and from its logs.
+UI_TOKEN_HEADER = "x-tollgate-ui-token"  # noqa: S105 - a header name
 # The engine refuses the render route unless started with --enable-scale-out; these statuses
 # mean "this route is not available here", so the prompt is rebuilt through /tokenize.
 _RENDER_UNAVAILABLE = frozenset({403, 404, 405, 501})
@@ -82,8 +86,12 @@ class GatewayClient:
         timeout_s: float = 300.0,
         max_connections: int = 128,
         transport: httpx.AsyncBaseTransport | None = None,
+        ui_token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        headers = {"user-agent": "tollgate-ui"}
+        if ui_token:
+            headers[UI_TOKEN_HEADER] = ui_token
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
@@ -91,7 +99,7 @@ class GatewayClient:
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
             transport=transport,
-            headers={"user-agent": "tollgate-ui"},
+            headers=headers,
             follow_redirects=False,
         )
 

@@ -1,7 +1,9 @@
 """First start: what `tollgate up` shows once, so a new install is usable at once.
 
 - no admin token configured and none generated before -> generate one into DATA_DIR/admin-token;
-- no key in the database -> create one named "first-key".
+- no key in the database -> create one named "first-key";
+- no UI token configured and none generated before -> generate one into DATA_DIR/ui-token (not
+  shown: the UI and the gateway started from the same data dir both read it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from gateway.db.session import open_database
 from gateway.keys.admin_token import admin_token_path, generate_admin_token, resolve_admin_token
 from gateway.keys.service import KeyService
 from shared.schemas.keys import KeyCreate, KeyCreated
+from shared.secret_files import UI_TOKEN
 from shared.settings import Settings
 
 FIRST_KEY_NAME = "first-key"
@@ -32,6 +35,7 @@ async def ensure_first_start_async(settings: Settings) -> FirstStart | None:
     token: str | None = None
     if resolve_admin_token(settings) is None:
         token = generate_admin_token(settings)
+    UI_TOKEN.ensure(settings)
     async with open_database(settings.resolved_database_url) as db:
         keys = KeyService(db.sessions)
         first = (

@@ -15,6 +15,9 @@ REQUEST_ID = b"x-request-id"
 # On every proxied response: the gateway's own time in ms (queueing included, the engine's
 # time not); for a stream, up to its headers.
 OVERHEAD = b"x-tollgate-overhead-ms"
+# The UI's shared secret (settings.ui_token): it lets the UI's chats raise their tier
+# (gateway/scheduling/tiers.py); a credential of the gateway's, so it never reaches the engine.
+UI_TOKEN = b"x-tollgate-ui-token"
 
 HOP_BY_HOP = frozenset(
     {
@@ -39,6 +42,7 @@ _NOT_FORWARDED_UPSTREAM = HOP_BY_HOP | {
     b"x-api-key",
     b"api-key",
     b"cookie",
+    UI_TOKEN,
     b"host",
     b"content-length",
     b"accept-encoding",

@@ -19,6 +19,7 @@ from gateway.proxy.hooks import ProxyHooks
 from gateway.scheduling.engine_load import EngineLoadWatch, Thresholds
 from gateway.scheduling.scheduler import Scheduler
 from shared.logging import get_logger
+from shared.secret_files import UI_TOKEN
 from shared.settings import Settings
 
 _log = get_logger("tollgate.scheduling")
@@ -31,6 +32,11 @@ def sends_priority(settings: Settings) -> bool:
     return chosen if chosen is not None else settings.engine.scheduling_policy == "priority"
 
 
+def _ui_token(settings: Settings) -> str | None:
+    token = UI_TOKEN.resolve(settings)
+    return token.get_secret_value() if token is not None else None
+
+
 class SchedulingPlugin(InitPluginProtocol):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -38,6 +44,7 @@ class SchedulingPlugin(InitPluginProtocol):
             settings.scheduling,
             workers=settings.gateway.workers,
             send_priority=sends_priority(settings),
+            ui_token=_ui_token(settings),
         )
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
@@ -65,6 +72,7 @@ class SchedulingPlugin(InitPluginProtocol):
             engine_waiting_threshold=thresholds.waiting,
             engine_kv_cache_threshold=thresholds.kv_cache,
             send_priority=scheduler.send_priority,
+            ui_token_configured=scheduler.trusts_ui,
         )
         if thresholds.waiting is None and thresholds.kv_cache is None:
             yield

@@ -69,6 +69,7 @@ class Scheduler:
         *,
         workers: int = 1,
         send_priority: bool = False,
+        ui_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = TierPolicy.from_settings(settings)
@@ -77,11 +78,17 @@ class Scheduler:
         self.max_wait_s = settings.max_wait_s
         self.by_team = settings.fair_by == "team"
         self.send_priority = send_priority
+        # The UI's shared secret: its chats may raise their tier (tiers.request_tier).
+        self._ui_token = ui_token.encode() if ui_token else None
         self.load: EngineLoadWatch | None = None  # set when engine thresholds are configured
         self.engine_cap: int | None = None  # learnt from the engines' waiting queue
         self.in_flight = 0
         self.mean_service_s = 1.0
         self._clock = clock
+
+    @property
+    def trusts_ui(self) -> bool:
+        return self._ui_token is not None
 
     def busy(self) -> bool:
         return self.in_flight > 0 or len(self.queue) > 0
@@ -115,7 +122,7 @@ class Scheduler:
         rewrite = request.route in PRIORITY_ROUTES and self.send_priority
         if not (queued or rewrite):
             return None
-        tier = request_tier(request.principal.tier, request.headers)
+        tier = request_tier(request.principal.tier, request.headers, self._ui_token)
         ticket = Ticket()
         if rewrite:
             priority = self.policy.priority(tier)

@@ -3,17 +3,26 @@
 A key's tier (interactive, standard, batch; set with `tollgate keys create --tier`) is the most
 urgent its requests may be. A request may ask for a *less* urgent one with the header
 `x-tollgate-tier` (a script of a person's interactive key marking its bulk work `batch`); it
-can never raise itself above its key's.
+can never raise itself above its key's, except for the UI's own calls: a request that carries
+the UI token (`x-tollgate-ui-token`, the secret `tollgate ui` and `tollgate gateway` share,
+settings.ui_token) may ask for any tier, so a person chatting in the UI runs interactive on a
+standard key. A wrong token is ignored (logged, never its value); with no token configured the
+header means nothing.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from gateway.errors import InvalidRequest
+from gateway.observability.headers import UI_TOKEN
+from shared.logging import get_logger
 from shared.settings import SchedulingSettings
+
+_log = get_logger("tollgate.scheduling")
 
 Tier = Literal["interactive", "standard", "batch"]
 TIERS: tuple[Tier, ...] = get_args(Tier)  # most urgent first
@@ -48,10 +57,15 @@ class TierPolicy:
         return self.priorities.get(tier, self.priorities["standard"])
 
 
-def request_tier(key_tier: str, headers: Iterable[tuple[bytes, bytes]]) -> str:
-    """The key's tier, or the less urgent one the request asks for (never a more urgent one)."""
+def request_tier(
+    key_tier: str, headers: Iterable[tuple[bytes, bytes]], ui_token: bytes | None = None
+) -> str:
+    """The tier a request runs at: its key's, or a less urgent one the request asks for; any
+    one it asks for when it carries the right UI token (`ui_token`, None = no UI is trusted)."""
+    asked: str | None = None
+    presented: bytes | None = None
     for name, value in headers:
-        if name == TIER_HEADER:
+        if name == TIER_HEADER and asked is None:
             asked = value.decode("latin-1").strip().lower()
             if asked not in _RANK:
                 raise InvalidRequest(
@@ -59,7 +73,23 @@ def request_tier(key_tier: str, headers: Iterable[tuple[bytes, bytes]]) -> str:
                     param="x-tollgate-tier",
                     code="invalid_tier",
                 )
-            if _RANK[asked] > _RANK.get(key_tier, _RANK["standard"]):
-                return asked
-            break
+        elif name == UI_TOKEN and presented is None:
+            presented = value.strip()
+    if asked is None:
+        return key_tier
+    if presented is not None and _is_ui(presented, ui_token):
+        return asked
+    if _RANK[asked] > _RANK.get(key_tier, _RANK["standard"]):
+        return asked
     return key_tier
+
+
+def _is_ui(presented: bytes, ui_token: bytes | None) -> bool:
+    if ui_token is not None and hmac.compare_digest(presented, ui_token):
+        return True
+    # A stale token after a rotation, or a client guessing: the key's tier stays its ceiling.
+    _log.warning(
+        "UI token ignored",
+        reason="wrong token" if ui_token is not None else "no UI token configured",
+    )
+    return False

@@ -81,6 +81,8 @@ class Target:
     rss_peak_mb: float = 0.0
     raws: dict[int, list[StepRaw]] = field(default_factory=dict)
     cpu_s: dict[int, float] = field(default_factory=dict)
+    wall_s: dict[int, float] = field(default_factory=dict)
+    idle_cpu_ms_per_s: float = 0.0
     sent: dict[int, int] = field(default_factory=dict)
 
 
@@ -125,12 +127,16 @@ class _RssSampler:
             self.peak = max(self.peak, tree_rss_mb(self.pid))
 
     def __enter__(self) -> _RssSampler:
+        if self.pid:
+            self.peak = tree_rss_mb(self.pid)
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        if self.pid:  # a step shorter than one sampling interval still counts
+            self.peak = max(self.peak, tree_rss_mb(self.pid))
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -259,9 +265,14 @@ def _measure(
 ) -> None:
     for t in targets:  # warm every path (connections, caches, lazy imports), then rest
         run_raw(_spec(config, t, model, 2, 999), lambda _e: None)
-    time.sleep(1.0)
+    # At rest for 2 s: memory, and the CPU a gateway spends with no traffic (timers, metric
+    # sampling), so the per-request figure can be given with and without it.
+    idle_before = {t.label: tree_cpu_s(t.pid) for t in targets if t.pid}
+    time.sleep(2.0)
     for t in targets:
         t.rss_rest_mb = tree_rss_mb(t.pid) if t.pid else None
+        if t.pid:
+            t.idle_cpu_ms_per_s = 1000 * (tree_cpu_s(t.pid) - idle_before[t.label]) / 2.0
     for r in range(config.rounds):
         for i, c in enumerate(config.concurrency):
             shift = (r + i) % len(targets)
@@ -269,8 +280,10 @@ def _measure(
                 seed = config.seed * 1_000_000 + r * 1000 + i * 10 + targets.index(t)
                 spec = _spec(config, t, model, c, seed)
                 cpu_before = tree_cpu_s(t.pid) if t.pid else 0.0
+                wall = time.monotonic()
                 with _RssSampler(t.pid) as rss:
                     raw = run_raw(spec, lambda _e: None)[0]
+                t.wall_s[c] = t.wall_s.get(c, 0.0) + time.monotonic() - wall
                 t.rss_peak_mb = max(t.rss_peak_mb, rss.peak)
                 if t.pid:
                     t.cpu_s[c] = t.cpu_s.get(c, 0.0) + tree_cpu_s(t.pid) - cpu_before
@@ -292,6 +305,8 @@ def _step(target: Target, c: int) -> dict[str, Any]:
     if target.pid:
         step["gateway_cpu_s"] = round(target.cpu_s[c], 3)
         step["gateway_cpu_ms_per_request"] = round(1000 * target.cpu_s[c] / target.sent[c], 3)
+        busy_ms = 1000 * target.cpu_s[c] - target.idle_cpu_ms_per_s * target.wall_s[c]
+        step["gateway_cpu_ms_per_request_less_idle"] = round(max(0.0, busy_ms) / target.sent[c], 3)
     return step
 
 
@@ -335,7 +350,12 @@ def run_overhead(
         steps = [_step(t, c) for c in config.concurrency]
         doc = build_results(spec, steps, started_at=started_at, finished_at=finished_at, argv=argv)
         doc["spec"] |= {"rounds": config.rounds, "concurrency": list(config.concurrency)}
-        doc["target"] = {"how": t.how, "rss_rest_mb": t.rss_rest_mb, "rss_peak_mb": t.rss_peak_mb}
+        doc["target"] = {
+            "how": t.how,
+            "rss_rest_mb": t.rss_rest_mb,
+            "rss_peak_mb": t.rss_peak_mb,
+            "idle_cpu_ms_per_s": round(t.idle_cpu_ms_per_s, 2),
+        }
         results[t.label] = doc
     comparisons = [compare_results(results["direct"], results[t.label]) for t in targets[1:]]
     return {

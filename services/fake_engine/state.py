@@ -9,6 +9,7 @@ for example, that a client's disconnect aborted the upstream request or which he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -56,7 +57,9 @@ class Slots:
                 # The slot was handed over just as we were cancelled: give it back.
                 self.release()
             else:
-                self._waiters.remove(waiter)
+                # `_wake` may have popped (and skipped) this cancelled waiter already.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
             raise
 
     def release(self) -> None:

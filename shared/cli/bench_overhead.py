@@ -80,12 +80,14 @@ def overhead(
         if label == "direct":
             continue
         cpu = ", ".join(
-            f"c={s['concurrency']}: {s['gateway_cpu_ms_per_request']:.3f}" for s in doc["steps"]
+            f"c={s['concurrency']}: {s['gateway_cpu_ms_per_request']:.3f} "
+            f"({s['gateway_cpu_ms_per_request_less_idle']:.3f} less idle)"
+            for s in doc["steps"]
         )
         t = doc["target"]
         err_console.print(
             f"{label}: CPU ms/request {cpu}; RSS {t['rss_rest_mb']} MB at rest, "
-            f"{t['rss_peak_mb']} MB peak under load",
+            f"{t['rss_peak_mb']} MB peak under load; idle CPU {t['idle_cpu_ms_per_s']} ms/s",
             highlight=False,
         )
     if out is not None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from shared.secret_files import UI_TOKEN
 from shared.settings import Settings
 from tests.ui.fake_gateway import FakeGatewayState, create_fake_gateway, serve
 from ui.client import GatewayClient
@@ -43,11 +45,21 @@ def ui_settings(gateway_url: str, **ui: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def ui_url(_fake_gateway_server: Served) -> Iterator[str]:
+def ui_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served UI's DATA_DIR, with the UI token `tollgate up` generates on first start."""
+    data_dir = tmp_path_factory.mktemp("ui-data")
+    UI_TOKEN.generate(Settings(data_dir=data_dir))
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def ui_url(_fake_gateway_server: Served, ui_data_dir: Path) -> Iterator[str]:
     """The real UI app (security middleware, Gradio queue) served in front of the fake gateway."""
     from ui.app import create_app
 
     # Every test signs in from 127.0.0.1: a generous limit here; its own test uses a strict one.
     settings = ui_settings(_fake_gateway_server.url, sign_in_rate_limit="1000/minute")
+    # No TOLLGATE_UI_TOKEN: the UI finds the generated file, as under `tollgate up`.
+    settings = settings.model_copy(update={"data_dir": ui_data_dir, "ui_token": None})
     with serve(create_app(settings)) as url:
         yield url

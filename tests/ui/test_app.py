@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -93,6 +94,18 @@ def test_answer_streams_in_growing_pieces(signed_in: Client, fake_gateway: Serve
     sent = fake_gateway.state.requests[-1]["body"]
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
     assert (sent["temperature"], sent["max_tokens"], sent["stream"]) == (0.7, 64, True)
+
+
+def test_chat_asks_for_the_interactive_tier_with_the_ui_token(
+    signed_in: Client, fake_gateway: Served, ui_data_dir: Path
+) -> None:
+    """The UI proves to the gateway that the chat is its own (the token `tollgate up` wrote
+    into DATA_DIR), so a person's chat runs interactive even on a standard key."""
+    signed_in.predict("hello", *SAMPLING, api_name="/chat")
+    token = (ui_data_dir / "ui-token").read_text().strip()
+    (sent,) = [r for r in fake_gateway.state.requests if r["path"] == "/v1/chat/completions"]
+    assert sent["headers"]["x-tollgate-tier"] == "interactive"
+    assert sent["headers"]["x-tollgate-ui-token"] == token
 
 
 def test_stop_cancels_the_answer_upstream(signed_in: Client, fake_gateway: Served) -> None:

@@ -25,6 +25,23 @@ def chat(text: str, **kwargs: object) -> ChatRequest:
     return ChatRequest(model=MODEL, messages=[{"role": "user", "content": text}], **kwargs)  # type: ignore[arg-type]
 
 
+async def test_the_ui_token_goes_with_every_call_when_configured(fake_gateway: Served) -> None:
+    async with GatewayClient(fake_gateway.url, timeout_s=10, ui_token="tgui-shared") as ui:
+        await ui.complete(GOOD_KEY, chat("hi"))
+        _ = [event async for event in ui.stream_chat(GOOD_KEY, chat("hi"))]
+        await ui.me(GOOD_KEY)
+    sent = fake_gateway.state.requests
+    assert [r["headers"]["x-tollgate-ui-token"] for r in sent] == ["tgui-shared"] * 3
+    assert [r["headers"].get("x-tollgate-tier") for r in sent] == ["interactive"] * 2 + [None]
+
+
+async def test_no_ui_token_header_without_a_token(
+    client: GatewayClient, fake_gateway: Served
+) -> None:
+    await client.complete(GOOD_KEY, chat("hi"))
+    assert "x-tollgate-ui-token" not in fake_gateway.state.requests[-1]["headers"]
+
+
 async def test_me_describes_the_signed_in_key(client: GatewayClient) -> None:
     me = await client.me(GOOD_KEY)
     assert (me.id, me.name, me.team, me.tier) == ("key_0001", "alice", "data", "standard")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,20 @@ async def test_no_first_key_when_keys_exist(settings: Settings) -> None:
         await KeyService(db.sessions).create(KeyCreate(name="made-with-the-cli"))
     first = await ensure_first_start_async(settings)
     assert first is not None and first.first_key is None and first.admin_token is not None
+
+
+async def test_first_start_makes_a_private_ui_token_once_and_shows_it_nowhere(
+    settings: Settings,
+) -> None:
+    first = await ensure_first_start_async(settings)
+    path = settings.data_dir / "ui-token"
+    token = path.read_text().strip()
+    assert token.startswith("tgui-") and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert first is not None and token not in repr(first)  # for the UI, not for people
+    await ensure_first_start_async(settings)
+    assert path.read_text().strip() == token  # a restart keeps the UI and gateway paired
+
+
+async def test_a_configured_ui_token_is_not_replaced(settings: Settings) -> None:
+    await ensure_first_start_async(settings.model_copy(update={"ui_token": SecretStr("mine")}))
+    assert not (settings.data_dir / "ui-token").exists()
