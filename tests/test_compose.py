@@ -86,7 +86,11 @@ def test_secrets_come_from_the_env_file_never_from_compose_yaml() -> None:
     assert gateway["environment"]["TOLLGATE_ADMIN_TOKEN"].startswith("${TOLLGATE_ADMIN_TOKEN:?")
     assert "${POSTGRES_PASSWORD:?" in gateway["environment"]["TOLLGATE_DATABASE_URL"]
     example = (COMPOSE.parent / "deploy" / "tollgate.env.example").read_text()
-    for name in ("POSTGRES_PASSWORD", "TOLLGATE_ADMIN_TOKEN"):
+    # The UI and the gateways share one UI token (its chats run interactive), from .env too.
+    ui = yaml.safe_load(text)["services"]["ui"]
+    assert gateway["environment"]["TOLLGATE_UI_TOKEN"] == "${TOLLGATE_UI_TOKEN:-}"
+    assert ui["environment"]["TOLLGATE_UI_TOKEN"] == "${TOLLGATE_UI_TOKEN:-}"
+    for name in ("POSTGRES_PASSWORD", "TOLLGATE_ADMIN_TOKEN", "TOLLGATE_UI_TOKEN"):
         assert f"{name}=" in example
         assert f"{name}: " not in text.replace(f"{name}: ${{{name}", "")  # no literal value
 

@@ -135,12 +135,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     """The ASGI app `tollgate ui` serves. `transport` lets tests put a fake gateway behind it."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a private UI
     ui = settings.ui
+    ui_token = _ui_token(settings)
     client = GatewayClient(
         ui.gateway_url,
         timeout_s=ui.request_timeout_s,
         max_connections=ui.concurrency_limit * 2,
         transport=transport,
-        ui_token=_ui_token(settings),
+        ui_token=ui_token,
     )
     export_dir = Path(tempfile.mkdtemp(prefix="tollgate-ui-exports-"))
     ctx = UIContext(
@@ -157,7 +158,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        ctx.log.info("ui_started", concurrency=ui.concurrency_limit)
+        # Whether chats can run interactive on any key (never the token itself).
+        ctx.log.info(
+            "ui_started", concurrency=ui.concurrency_limit, ui_token_configured=bool(ui_token)
+        )
         try:
             yield
         finally:

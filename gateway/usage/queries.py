@@ -22,6 +22,8 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -235,8 +237,21 @@ async def key_names(session: AsyncSession, key_ids: set[str]) -> dict[str, str]:
 
 
 async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One multi-row INSERT (SQLAlchemy batches the VALUES) inside the caller's transaction."""
-    await session.execute(insert(UsageRecord), list(rows))
+    """One multi-row INSERT (SQLAlchemy batches the VALUES) inside the caller's transaction.
+
+    Rows already in (same `row_uid`: a retried batch whose first commit did land) are skipped.
+    """
+    dialect = session.get_bind().dialect.name
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql_insert(UsageRecord).on_conflict_do_nothing(
+            index_elements=["row_uid"]
+        )
+    elif dialect == "sqlite":
+        statement = sqlite_insert(UsageRecord).on_conflict_do_nothing(index_elements=["row_uid"])
+    else:
+        statement = insert(UsageRecord)
+    await session.execute(statement, list(rows))
 
 
 async def prune_slice(session: AsyncSession, older_than: datetime) -> int:

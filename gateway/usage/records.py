@@ -9,6 +9,7 @@ left), the counts are estimated from what the gateway saw and the row says so.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from gateway.proxy.hooks import ProxyOutcome
@@ -73,6 +74,7 @@ def ledger_row(outcome: ProxyOutcome) -> dict[str, Any]:
         prompt, completion = estimate_tokens(outcome)
     principal = outcome.principal
     return {
+        "row_uid": uuid.uuid4().hex,  # the writer's retries insert each row at most once
         "started_at": outcome.started_at,
         "request_id": _cut(outcome.request_id, "request_id"),
         "key_id": _cut(principal.id, "key_id"),

@@ -16,6 +16,9 @@
 #                (round 2 sweeps the targets in reverse order)
 #   profile      py-spy on the one-worker gateway during a c=256 run
 # Every phase leaves its files in /tmp/gpu-results and packs them all into $OUT/results.tgz.
+# With RES=$OUT/name the files land straight in $OUT instead (they come back even from a call
+# cut short). Never pipe the `up` phase (`... | tail`): the servers it leaves running hold the
+# pipe open and the call runs to its time limit (seen: 600 s of device time lost).
 set -u
 phase=${1:?usage: gpu_run.sh stage NN | up | transformers | sweep R | profile}
 OUT=${OUT:-/tmp/gpu-out}

@@ -29,9 +29,13 @@ class UsageRecord(Base):
         Index("ix_usage_records_key_id_started_at", "key_id", "started_at"),
         Index("ix_usage_records_team_started_at", "team", "started_at"),
         Index("ix_usage_records_model_started_at", "model", "started_at"),
+        # Made when the request ends; a batch retried after a commit whose answer was lost
+        # (the connection dropped) skips the rows already in.
+        Index("ux_usage_records_row_uid", "row_uid", unique=True),
     )
 
     id: Mapped[int] = mapped_column(_ROW_ID, primary_key=True, autoincrement=True)
+    row_uid: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime]  # when the request arrived (UTC)
     request_id: Mapped[str] = mapped_column(String(128))
     key_id: Mapped[str] = mapped_column(String(40))

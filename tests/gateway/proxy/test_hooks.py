@@ -109,7 +109,9 @@ def test_queue_time_in_admission_hooks_is_reported(
     hooks_of(gateway).observers.append(outcomes.append)
     client.post("/v1/chat/completions", json=CHAT, headers=auth())
     assert wait_for(lambda: len(outcomes) == 1)
-    assert outcomes[0].queued_ms is not None and outcomes[0].queued_ms >= 45  # uvloop may fire a timer a fraction early
+    assert (
+        outcomes[0].queued_ms is not None and outcomes[0].queued_ms >= 45
+    )  # uvloop may fire a timer a fraction early
 
 
 def test_request_listeners_see_every_http_request(

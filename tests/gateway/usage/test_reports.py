@@ -187,3 +187,15 @@ async def test_pruning_deletes_only_rows_older_than_the_cutoff(db: Database) -> 
     left = await service.report(UsageFilters(), ["key"])
     assert [r.key_id for r in left.data] == ["key_bob", "key_carol"]
     assert (await service.prune(2, now=now)).deleted == 0
+
+
+async def test_a_batch_written_twice_is_stored_once(db: Database) -> None:
+    # The writer retries a batch whose commit may have landed before the connection dropped.
+    from gateway.usage.queries import insert_rows
+
+    batch = [row(T0, "key_alice", "a", "m1", row_uid=f"{n:032x}") for n in range(3)]
+    for _ in range(2):
+        async with db.sessions() as session, session.begin():
+            await insert_rows(session, batch)
+    report = await UsageService(db.sessions).report(UsageFilters(), [])
+    assert report.totals.requests == 3

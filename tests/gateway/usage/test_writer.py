@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import types
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +89,9 @@ class FlakyDatabase:
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[None]:
         yield
+
+    def get_bind(self) -> Any:
+        return types.SimpleNamespace(dialect=types.SimpleNamespace(name="sqlite"))
 
     async def execute(self, _statement: Any, rows: list[dict[str, Any]]) -> None:
         if self.hang:

@@ -1,6 +1,6 @@
 """Teams: the models a team's keys may use (null = every model).
 
-Revision ID: 0005_team_models
+Revision ID: 0004_team_models
 Revises: 0003_limits
 Create Date: 2026-11-25
 """
@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_team_models"
-# 0004 is being written alongside; whichever lands second chains after the other.
+revision: str = "0004_team_models"
 down_revision: str | None = "0003_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
