@@ -5,23 +5,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from shared.processes import ManagedProcess, ProcessExited, ReadyTimeout, wait_until_ready
+from shared.processes import ManagedProcess
 from shared.settings import Settings
+from tests.processes import free_port, gateway_process, run_cli, tollgate_env
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port"]  # many suites import it from here
 
 
 @pytest.fixture
@@ -95,48 +89,15 @@ def gateway_stack(
 
     data_dir = tmp_path_factory.mktemp("gateway-stack")
     admin_token = secrets.token_urlsafe(24)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
-        "TOLLGATE_DATA_DIR": str(data_dir),
-        "TOLLGATE_ADMIN_TOKEN": admin_token,
-        "TOLLGATE_LOG_FORMAT": "json",
-    }
-    created = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "keys", "create", "--name", "e2e", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    env = tollgate_env(data_dir, TOLLGATE_ADMIN_TOKEN=admin_token)
+    created = run_cli("keys", "create", "--name", "e2e", "--json", env=env)
     if created.returncode != 0:
         pytest.fail(f"tollgate keys create failed:\n{created.stderr}", pytrace=False)
     api_key = json.loads(created.stdout)["key"]
-    port = free_port()
-    gateway = ManagedProcess(
-        "gateway",
-        [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "gateway",
-            "--port",
-            str(port),
-            "--upstream",
-            engine_url,
-        ],
-        env,
-        echo=None,
-        keep_lines=5000,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/health", gateway, timeout_s=120)
-    except (ProcessExited, ReadyTimeout) as exc:
-        gateway.stop()
-        pytest.fail(f"gateway did not start: {exc}\n{gateway.last_lines()}", pytrace=False)
-    model = httpx.get(f"{engine_url}/v1/models", timeout=30).json()["data"][0]["id"]
-    try:
-        yield GatewayStack(url, engine_url, api_key, admin_token, model, data_dir, gateway)
-    finally:
-        gateway.stop()
+    with gateway_process(
+        engine_url, env, grace_s=20, keep_lines=5000, ready_timeout_s=120, interval_s=0.5
+    ) as gateway:
+        model = httpx.get(f"{engine_url}/v1/models", timeout=30).json()["data"][0]["id"]
+        yield GatewayStack(
+            gateway.url, engine_url, api_key, admin_token, model, data_dir, gateway.process
+        )

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,10 +29,10 @@ from gateway.keys.controllers import MeController
 from gateway.keys.principal import KeyLimits, KeyPrincipal, model_limits_from
 from gateway.limits import LimitsPlugin
 from gateway.limits.policy import TeamLimits
-from shared.processes import ManagedProcess, wait_until_ready
 from shared.settings import GatewaySettings, LimitSettings, Settings
 from tests.conftest import free_port
 from tests.gateway.proxy.support import RunningGateway, running_gateway
+from tests.processes import tollgate_env
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 CHAT_PATH = "/v1/chat/completions"
@@ -266,38 +264,4 @@ def own_redis(data_dir: Path) -> Iterator[OwnRedis]:
 
 
 def gateway_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
-        "TOLLGATE_DATA_DIR": str(data_dir),
-        "TOLLGATE_LOG_FORMAT": "json",
-        "TOLLGATE_LOG_LEVEL": "WARNING",
-        **extra,
-    }
-
-
-@contextlib.contextmanager
-def gateway_process(upstream: str, env: dict[str, str]) -> Iterator[str]:
-    """`python -m shared.cli gateway` on a free port; yields its base URL."""
-    port = free_port()
-    process = ManagedProcess(
-        f"gateway-{port}",
-        [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "gateway",
-            "--port",
-            str(port),
-            "--upstream",
-            upstream,
-        ],
-        env,
-        echo=None,
-        keep_lines=200,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/health", process, 60.0, interval_s=0.1)
-        yield url
-    finally:
-        process.stop(grace_s=10)
+    return tollgate_env(data_dir, **{"TOLLGATE_LOG_LEVEL": "WARNING", **extra})

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from services.fake_engine import FakeEngineConfig, start_fake_engine_process
-from tests.gateway.limits.support import chat, gateway_env, gateway_process, statuses
+from tests.gateway.limits.support import chat, gateway_env, statuses
 from tests.gateway.proxy.support import wait_for
+from tests.processes import gateway_process
 
 ADMIN = "limits-admin-secret"
 
@@ -65,7 +66,7 @@ def pair(tmp_path: Path, redis_url: str) -> Iterator[Pair]:
         start_fake_engine_process(FakeEngineConfig(ttft_ms=600)) as engine,
         ExitStack() as stack,
     ):
-        urls = [stack.enter_context(gateway_process(engine.base_url, env)) for _ in range(2)]
+        urls = [stack.enter_context(gateway_process(engine.base_url, env)).url for _ in range(2)]
         yield Pair(urls, env, {})
 
 

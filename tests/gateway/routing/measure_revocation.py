@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 
 from services.fake_engine import FakeEngineConfig, running_fake_engine
-from tests.gateway.limits.support import gateway_env, gateway_process
+from tests.gateway.limits.support import gateway_env
 from tests.gateway.routing.test_two_gateways import ADMIN, POSTGRES_URL, REDIS_URL, Team, _sql
+from tests.processes import gateway_process
 
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 
@@ -42,7 +43,9 @@ def measure(rounds: int) -> list[float]:
     took: list[float] = []
     try:
         with running_fake_engine(FakeEngineConfig()) as engine, ExitStack() as stack:
-            first, second = (stack.enter_context(gateway_process(engine, env)) for _ in range(2))
+            first, second = (
+                stack.enter_context(gateway_process(engine, env)).url for _ in range(2)
+            )
             team = Team([first, second], env)
             with httpx.Client(timeout=30) as client:
                 for _ in range(rounds):

@@ -27,8 +27,9 @@ from sqlalchemy import text
 from gateway.db import create_engine
 from services.fake_engine import FakeEngineConfig, running_fake_engine
 from tests.gateway.db.databases import POSTGRES_URL
-from tests.gateway.limits.support import gateway_env, gateway_process
+from tests.gateway.limits.support import gateway_env
 from tests.gateway.proxy.support import wait_for
+from tests.processes import gateway_process
 
 ADMIN = "routing-admin-secret"
 REDIS_URL = "redis://127.0.0.1:6379/11"  # this folder's own Redis database
@@ -107,7 +108,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     )
     try:
         with running_fake_engine(FakeEngineConfig()) as engine, ExitStack() as stack:
-            urls = [stack.enter_context(gateway_process(engine, env)) for _ in range(2)]
+            urls = [stack.enter_context(gateway_process(engine, env)).url for _ in range(2)]
             yield Team(urls, env)
     finally:
         _sql(f'DROP SCHEMA "{schema}" CASCADE')
