@@ -75,6 +75,11 @@ def parse_stop(text: str | None) -> list[str]:
     return [stop for stop in stops if stop]
 
 
+def _set_values(sampling: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling settings the user set (empty fields left at the engine's default)."""
+    return {k: v for k, v in sampling.items() if v not in (None, "", [])}
+
+
 def export_json(
     history: Sequence[Mapping[str, Any]],
     *,
@@ -87,7 +92,7 @@ def export_json(
     document = {
         "exported_at": (now or datetime.now(UTC)).isoformat(),
         "model": model,
-        "sampling": {k: v for k, v in sampling.items() if v not in (None, "", [])},
+        "sampling": _set_values(sampling),
         "messages": to_openai_messages(history, system_prompt),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -104,7 +109,7 @@ def export_markdown(
     """The conversation as Markdown, one heading per turn; answers keep their own Markdown."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"# Conversation with {model or 'the model'}", "", f"_Exported {stamp}._", ""]
-    settings = ", ".join(f"{k} = {v}" for k, v in sampling.items() if v not in (None, "", []))
+    settings = ", ".join(f"{k} = {v}" for k, v in _set_values(sampling).items())
     if settings:
         lines += [f"Sampling: {settings}", ""]
     titles = {"system": "System", "user": "You", "assistant": "Assistant"}

@@ -1,7 +1,8 @@
 """The admin guard: `Authorization: Bearer <admin token>`, compared in constant time.
 
 With no token configured every admin route answers 503 `admin_disabled`, saying how to set
-one, instead of being open or crashing. Other admin controllers use `guards=[require_admin]`.
+one, instead of being open or crashing. Admin controllers get the guard by subclassing
+`gateway.admin.base.AdminController`.
 """
 
 from __future__ import annotations

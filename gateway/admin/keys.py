@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, patch, post
+from litestar import delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, Parameter
 
-from gateway.admin.guards import require_admin
+from gateway.admin.base import AdminController
 from gateway.keys.dependencies import provide_key_service
-from gateway.keys.exception_handlers import EXCEPTION_HANDLERS
 from gateway.keys.service import KeyService
 from shared.schemas.keys import KeyCreate, KeyCreated, KeyInfo, KeyList, KeyUpdate
 
 _KEY_ID = Parameter(description="the key's id, key_…", max_length=200)
 
 
-class AdminKeysController(Controller):
+class AdminKeysController(AdminController):
     path = "/admin/keys"
-    tags = ["admin"]
-    guards = [require_admin]
     dependencies = {"keys": Provide(provide_key_service, sync_to_thread=False)}
-    exception_handlers = EXCEPTION_HANDLERS
-    security = [{"AdminToken": []}]
 
     @post("/", status_code=201, summary="Create a key (the key is in this answer only)")
     async def create_key(

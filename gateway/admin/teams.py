@@ -6,14 +6,13 @@ the team's limits (its keys keep their own). Wired by the limits plugin (gateway
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete, get, patch, put
+from litestar import Response, delete, get, patch, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, Parameter
 
-from gateway.admin.guards import require_admin
+from gateway.admin.base import AdminController
 from gateway.db.errors import DatabaseUnavailable
-from gateway.keys.exception_handlers import EXCEPTION_HANDLERS
 from gateway.limits.teams import TeamService
 from shared.schemas.teams import TeamFields, TeamInfo, TeamList
 
@@ -27,13 +26,9 @@ def provide_team_service(state: State) -> TeamService:
     return service
 
 
-class AdminTeamsController(Controller):
+class AdminTeamsController(AdminController):
     path = "/admin/teams"
-    tags = ["admin"]
-    guards = [require_admin]
     dependencies = {"teams": Provide(provide_team_service, sync_to_thread=False)}
-    exception_handlers = EXCEPTION_HANDLERS
-    security = [{"AdminToken": []}]
 
     @get("/", summary="List teams with limits")
     async def list_teams(self, teams: NamedDependency[TeamService]) -> TeamList:

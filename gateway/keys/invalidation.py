@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.background import cancel_task
 from gateway.db.engine import redact_url
 from shared.logging import get_logger
 
@@ -91,11 +92,8 @@ class KeyInvalidation:
             await asyncio.wait_for(self._subscribed.wait(), timeout=wait_s)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         await self._client.aclose()
 
     async def publish(self, key_id: str) -> None:

@@ -8,7 +8,6 @@ in batches by a background task instead of one UPDATE per request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hmac
 import time
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.background import cancel_task
 from gateway.db.errors import DatabaseUnavailable, database_errors
 from gateway.db.models import ApiKey
 from gateway.keys import errors
@@ -183,11 +183,8 @@ class KeyStore:
 
     async def aclose(self) -> None:
         """Stop the background writer and write what is pending (called at shutdown)."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        await cancel_task(self._flusher)
+        self._flusher = None
         await self.flush()
 
     async def flush(self) -> None:

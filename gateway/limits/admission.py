@@ -20,12 +20,12 @@ Settlements that fail while the backend is down are kept (bounded) and replayed 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from gateway.background import cancel_task
 from gateway.keys.principal import KeyPrincipal
 from gateway.limits.backend import BackendUnavailable, LimitBackend
 from gateway.limits.checks import (
@@ -124,11 +124,8 @@ class Limiter:
             self._replayer = asyncio.create_task(self._replay_forever(), name="limits-replay")
 
     async def aclose(self) -> None:
-        if self._replayer is not None:
-            self._replayer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._replayer
-            self._replayer = None
+        await cancel_task(self._replayer)
+        self._replayer = None
         await self._replay()  # a last try, so slots are not left to their leases
         await self.backend.aclose()
 

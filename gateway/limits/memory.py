@@ -8,10 +8,10 @@ processes each has its own counters (the plugin warns); share them through Redis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 
+from gateway.background import cancel_task
 from gateway.limits.checks import Check, Verdict, drain_rate, passes
 
 _SWEEP_INTERVAL_S = 60.0
@@ -33,11 +33,8 @@ class MemoryBackend:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="limits-sweep")
 
     async def aclose(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await cancel_task(self._sweeper)
+        self._sweeper = None
 
     def _used(self, check: Check, now: float) -> float:
         if check.kind == "rate":

@@ -12,7 +12,6 @@ third of the lease time; if this gateway dies, its slots free within `concurrenc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -21,6 +20,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from gateway.background import cancel_task
 from gateway.limits import redis_scripts
 from gateway.limits.backend import BackendUnavailable
 from gateway.limits.checks import Check, Verdict
@@ -82,11 +82,8 @@ class RedisBackend:
             self._renewer = asyncio.create_task(self._renew_forever(), name="limits-lease-renewal")
 
     async def aclose(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        await cancel_task(self._renewer)
+        self._renewer = None
         await self._redis.aclose()
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:

@@ -7,10 +7,9 @@ through this gateway (before that change is answered). While the database is unr
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
+from gateway.background import PeriodicRefresh
 from gateway.errors import GatewayError
 from gateway.limits.policy import TeamLimits
 from shared.logging import get_logger
@@ -20,12 +19,11 @@ _log = get_logger("tollgate.limits")
 Loader = Callable[[], Awaitable[dict[str, TeamLimits]]]
 
 
-class TeamLimitsCache:
+class TeamLimitsCache(PeriodicRefresh):
     def __init__(self, load: Loader, refresh_s: float) -> None:
+        super().__init__(refresh_s, task_name="team-limits")
         self._load = load
-        self._refresh_s = max(refresh_s, 1.0)
         self._teams: dict[str, TeamLimits] = {}
-        self._task: asyncio.Task[None] | None = None
 
     def get(self, team: str) -> TeamLimits | None:
         return self._teams.get(team)
@@ -37,20 +35,3 @@ class TeamLimitsCache:
             _log.warning("cannot reload team limits; keeping the last ones", error=exc.message)
             return False
         return True
-
-    async def start(self) -> None:
-        await self.refresh()
-        if self._task is None:
-            self._task = asyncio.create_task(self._refresh_forever(), name="team-limits")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            await self.refresh()

@@ -18,6 +18,7 @@ from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from gateway.background import cancel_task
 from gateway.metrics.multiprocess import active_dir, forget_dead_workers, worker_exiting
 from gateway.metrics.recorder import MetricsRecorder
 from gateway.metrics.registry import GatewayMetrics
@@ -92,10 +93,7 @@ class MetricsPlugin(InitPluginProtocol):
         try:
             yield
         finally:
-            if sampler is not None:
-                sampler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sampler
+            await cancel_task(sampler)
             if directory is not None:
                 worker_exiting(directory)
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from litestar import Litestar, Request
 
+from gateway.background import cancel_task
 from gateway.errors import (
     BadGateway,
     GatewayError,
@@ -107,9 +108,7 @@ class ProxyService:
         try:
             yield
         finally:
-            monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await monitor
+            await cancel_task(monitor)
             await self._client.aclose()
             self._client = None
 

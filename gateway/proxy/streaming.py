@@ -1,7 +1,7 @@
 """Relaying an engine's server-sent events, and noticing a client that left.
 
-Chunks go to the client as the engine's socket delivers them (`aiter_raw`: no decoding, no
-re-framing, no buffering). A client that disconnects cancels the relay at once, which closes
+Chunks go to the client as the engine's socket delivers them (the raw byte stream: no
+decoding, no re-framing, no buffering). A client that disconnects cancels the relay at once, which closes
 the engine connection, and vLLM aborts that generation. An engine that fails or falls silent
 for longer than the idle limit ends the stream with one final `data: {"error": ...}` event in
 OpenAI's shape, so SDKs raise instead of waiting forever.
@@ -142,9 +142,15 @@ class UpstreamStream:
         usage_filter = self._usage_filter
         events = 0
         open_line = False  # the previous chunk ended inside an event, right after a newline
+        # Re-arming the timer costs a heap operation: done at most every 5% of the idle limit,
+        # so a stream is ended after 95-100% of `idle_s` of silence.
+        rearm_every = idle_s * 0.05
+        rearm_at = loop.time() + rearm_every
         try:
             async with asyncio.timeout_at(min(deadline, loop.time() + idle_s)) as limit:
-                async for chunk in self._response.aiter_raw():
+                # The transport's own byte stream: httpx's `aiter_raw` adds per-chunk layers
+                # (chunker, byte counting) this relay does not need; errors are httpx's alike.
+                async for chunk in self._response.stream:  # type: ignore[union-attr]
                     if first:
                         record.ttfb_ms = round((time.perf_counter() - record.started) * 1000.0, 3)
                         first = False
@@ -158,7 +164,10 @@ class UpstreamStream:
                         await send({"type": "http.response.body", "body": body, "more_body": True})
                     # Silence is counted from when the client took the chunk: a slow reader
                     # is not an idle engine.
-                    limit.reschedule(min(deadline, loop.time() + idle_s))
+                    now = loop.time()
+                    if now >= rearm_at:
+                        limit.reschedule(min(deadline, now + idle_s))
+                        rearm_at = now + rearm_every
         except TimeoutError:
             if loop.time() >= deadline - 0.001:
                 return UpstreamTimeout("The engine's answer took longer than the gateway allows.")

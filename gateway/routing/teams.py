@@ -8,13 +8,12 @@ lists stay in force.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.background import PeriodicRefresh
 from gateway.db.errors import database_errors
 from gateway.db.models import Team
 from gateway.errors import GatewayError
@@ -23,12 +22,11 @@ from shared.logging import get_logger
 _log = get_logger("tollgate.routing")
 
 
-class TeamModelsCache:
+class TeamModelsCache(PeriodicRefresh):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], refresh_s: float) -> None:
+        super().__init__(refresh_s, task_name="team-models")
         self._sessions = sessions
-        self._refresh_s = max(refresh_s, 1.0)
         self.models: Mapping[str, frozenset[str]] = {}
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> bool:
         try:
@@ -46,20 +44,3 @@ class TeamModelsCache:
             return False
         self.models = {name: frozenset(models) for name, models in rows if models is not None}
         return True
-
-    async def start(self) -> None:
-        await self.refresh()
-        if self._task is None:
-            self._task = asyncio.create_task(self._refresh_forever(), name="team-models")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            await self.refresh()

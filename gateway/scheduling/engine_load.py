@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from gateway.background import cancel_task
 from gateway.proxy.engine_state import MetricsSample, parse_metrics
 from gateway.proxy.upstreams import Upstream, UpstreamPool
 from shared.logging import get_logger
@@ -136,6 +137,4 @@ class EngineLoadWatch:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_task(task)

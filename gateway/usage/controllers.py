@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter, QueryParameter
 
-from gateway.admin.guards import require_admin
+from gateway.admin.base import AdminController
 from gateway.db.errors import DatabaseUnavailable
 from gateway.errors import InvalidRequest
 from gateway.keys.controllers import me_info
@@ -84,13 +84,9 @@ def _wants_csv(request: Request[Any, Any, Any], fmt: str | None) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-class AdminUsageController(Controller):
+class AdminUsageController(AdminController):
     path = "/admin/usage"
-    tags = ["admin"]
-    guards = [require_admin]
     dependencies = {"usage": Provide(provide_usage_service, sync_to_thread=False)}
-    exception_handlers = EXCEPTION_HANDLERS
-    security = [{"AdminToken": []}]
 
     @get(
         "/",

@@ -5,21 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
-from shared.schemas.usage import UsageReport, UsageRow
+from shared.schemas.usage import COUNTS, UsageReport, UsageRow
 
 _DIMENSIONS = {"hour": "start", "day": "start", "key": "key_id", "team": "team", "model": "model"}
-_MEASURES = (
-    "requests",
-    "errors",
-    "disconnected",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "total_tokens",
-    "estimated",
-    "avg_latency_ms",
-    "avg_ttft_ms",
-)
+_MEASURES = (*COUNTS, "avg_latency_ms", "avg_ttft_ms")
 
 
 def columns(report: UsageReport) -> list[str]:

@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
+from gateway.background import cancel_task
 from gateway.db.session import Database
 from gateway.proxy.hooks import ProxyHooks
 from gateway.usage.controllers import AdminUsageController, MyUsageController
@@ -90,7 +91,7 @@ class UsagePlugin(InitPluginProtocol):
             yield
         finally:
             if pruner is not None:
-                await _cancel(pruner)
+                await cancel_task(pruner)
             await writer.aclose()
 
 
@@ -102,9 +103,3 @@ async def _prune_forever(service: UsageService, days: int, delay_s: float) -> No
         except Exception as exc:
             _log.warning("pruning the usage ledger failed; will retry", error=str(exc))
         await asyncio.sleep(PRUNE_INTERVAL_S)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

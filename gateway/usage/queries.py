@@ -31,7 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.db.models import ApiKey, UsageRecord
 from gateway.db.types import UTCDateTime
-from shared.schemas.usage import GroupBy, UsageFilters, UsageRow
+from shared.schemas.usage import COUNTS, GroupBy, UsageFilters, UsageRow
 
 # Deleting in slices keeps each transaction short: SQLite holds its one write lock meanwhile,
 # and the gateways' ledger writers must not wait long behind a prune.
@@ -208,16 +208,7 @@ async def summarize(
         if row.requests == 0:
             continue  # an ungrouped query over no rows still answers one row of zeros
         rows.append(row)
-        for name in (
-            "requests",
-            "errors",
-            "disconnected",
-            "prompt_tokens",
-            "completion_tokens",
-            "cached_tokens",
-            "total_tokens",
-            "estimated",
-        ):
+        for name in COUNTS:
             setattr(total, name, getattr(total, name) + getattr(row, name))
         latency, ttft, ttft_n = latency + latency_sum, ttft + ttft_sum, ttft_n + ttft_count
     total.avg_latency_ms = round(latency / total.requests, 3) if total.requests else None

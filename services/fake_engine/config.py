@@ -67,6 +67,13 @@ class Fault:
         return self.kind if self.arg is None else f"{self.kind}:{self.arg}"
 
 
+def _parsed_fault(value: str | None) -> str | None:
+    """A fault spec must parse: a typo is refused where it is given, not met per request."""
+    if value is not None:
+        Fault.parse(value)
+    return value
+
+
 class FakeEngineConfig(BaseModel):
     """How a fake engine starts. Times in milliseconds; 0 means instant."""
 
@@ -86,12 +93,7 @@ class FakeEngineConfig(BaseModel):
     embedding_dim: int = Field(default=16, ge=1, le=8192)
     fault: str | None = Field(default=None, description="a fault applied to every request")
 
-    @field_validator("fault")
-    @classmethod
-    def _fault_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            Fault.parse(value)
-        return value
+    _fault_parses = field_validator("fault")(_parsed_fault)
 
 
 class ControlUpdate(BaseModel):
@@ -107,12 +109,7 @@ class ControlUpdate(BaseModel):
     fault_count: int | None = Field(default=None, ge=1)
     healthy: bool | None = None
 
-    @field_validator("fault")
-    @classmethod
-    def _fault_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            Fault.parse(value)
-        return value
+    _fault_parses = field_validator("fault")(_parsed_fault)
 
 
 @dataclass(slots=True)

@@ -45,6 +45,19 @@ class UsageRow(BaseModel):
     avg_ttft_ms: float | None = None
 
 
+# The measures of a UsageRow that add up across groups (the averages do not: they are weighted).
+COUNTS = (
+    "requests",
+    "errors",
+    "disconnected",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "total_tokens",
+    "estimated",
+)
+
+
 class UsageReport(BaseModel):
     """`GET /admin/usage` and `tollgate usage --json`."""
 

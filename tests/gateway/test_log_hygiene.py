@@ -5,9 +5,7 @@ logging is switched on, and then with secrets redacted."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +13,8 @@ import httpx
 import pytest
 
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
-from shared.processes import ManagedProcess, wait_until_ready
 from shared.redaction import redact_content, redact_secrets
-from tests.conftest import free_port
+from tests.processes import gateway_process, tollgate_env
 
 ADMIN_TOKEN = "admin-token-for-hygiene-0123456789abcdef"
 PROMPT_MARK = "PROMPT-MARKER-c0ffee"
@@ -69,32 +66,14 @@ def run_traffic(url: str) -> tuple[list[str], str]:
 
 
 def gateway_log(engine: str, data_dir: Path, **env_extra: str) -> tuple[list[str], list[str], str]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
-        "TOLLGATE_DATA_DIR": str(data_dir),
-        "TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TOLLGATE_LOG_FORMAT": "json",
-        **env_extra,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "shared.cli",
-        "gateway",
-        "--port",
-        str(port),
-        "--upstream",
-        engine,
-    ]
-    process = ManagedProcess("gateway", command, env, echo=None, keep_lines=5000).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/health", process, 60, interval_s=0.05)
-        secrets, answer = run_traffic(url)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+    env = tollgate_env(data_dir, TOLLGATE_ADMIN_TOKEN=ADMIN_TOKEN, **env_extra)
+    with gateway_process(engine, env, keep_lines=5000, interval_s=0.05) as gateway:
+        process = gateway.process
+        try:
+            secrets, answer = run_traffic(gateway.url)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
     lines = [line for line in process.last_lines(5000).splitlines() if line.strip()]
     return lines, secrets, answer
 

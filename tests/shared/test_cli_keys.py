@@ -17,14 +17,6 @@ from tests.gateway.keys.helpers import build_app, make_settings, serve
 runner = CliRunner()
 
 
-@pytest.fixture
-def data_dir(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = clean_env / "data"
-    monkeypatch.setenv("TOLLGATE_DATA_DIR", str(path))
-    monkeypatch.setenv("TOLLGATE_LOG_FORMAT", "json")
-    return path
-
-
 def keys(*args: str) -> Result:
     return runner.invoke(app, ["keys", *args])
 

@@ -14,14 +14,6 @@ from shared.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def data_dir(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = clean_env / "data"
-    monkeypatch.setenv("TOLLGATE_DATA_DIR", str(path))
-    monkeypatch.setenv("TOLLGATE_LOG_FORMAT", "json")
-    return path
-
-
 def tollgate(*args: str) -> Result:
     return runner.invoke(app, list(args))
 

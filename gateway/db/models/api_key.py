@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String, false
+from sqlalchemy import JSON, CheckConstraint, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models.base import Base
+from gateway.db.models.limits import LimitColumns
 
 # Scheduling tiers (priority for the engine's queue): chat first, batch jobs last.
 TIERS = ("interactive", "standard", "batch")
 
 
-class ApiKey(Base):
+class ApiKey(LimitColumns, Base):
     __tablename__ = "api_keys"
     __table_args__ = (CheckConstraint(f"tier IN {TIERS!r}", name="tier"),)
 
@@ -26,14 +26,6 @@ class ApiKey(Base):
     tier: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
     # None = every model; otherwise the model names (or aliases) this key may call.
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
-    # Limits, None = unlimited; enforced by the rate limiter, stored here.
-    rpm: Mapped[int | None] = mapped_column(Integer)
-    tpm: Mapped[int | None] = mapped_column(Integer)
-    max_concurrency: Mapped[int | None] = mapped_column(Integer)
-    daily_tokens: Mapped[int | None] = mapped_column(BigInteger)
-    monthly_tokens: Mapped[int | None] = mapped_column(BigInteger)
-    # {"model": {"rpm": …, …}}: per-model limits with counters of their own (gateway/limits).
-    model_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]

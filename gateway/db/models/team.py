@@ -4,26 +4,18 @@ here simply has no team-wide limits. Every key of a team draws from the same tea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models.base import Base
+from gateway.db.models.limits import LimitColumns
 
 
-class Team(Base):
+class Team(LimitColumns, Base):
     __tablename__ = "teams"
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # Limits, None = no team-wide limit of that kind (the keys' own limits still apply).
-    rpm: Mapped[int | None] = mapped_column(Integer)
-    tpm: Mapped[int | None] = mapped_column(Integer)
-    max_concurrency: Mapped[int | None] = mapped_column(Integer)
-    daily_tokens: Mapped[int | None] = mapped_column(BigInteger)
-    monthly_tokens: Mapped[int | None] = mapped_column(BigInteger)
-    # {"model": {"rpm": …, "tpm": …, …}}: per-model limits with counters of their own.
-    model_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Models (or aliases) the team's keys may use, on top of each key's own list; None = all.
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime]

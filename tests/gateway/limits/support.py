@@ -19,19 +19,16 @@ from typing import Any
 
 import httpx
 import redis
-from litestar import Request
-from litestar.config.app import AppConfig
-from litestar.di import Provide
+from pydantic import SecretStr
 
 from gateway.app import create_app
-from gateway.errors import AuthenticationFailed
 from gateway.keys.controllers import MeController
 from gateway.keys.principal import KeyLimits, KeyPrincipal, model_limits_from
 from gateway.limits import LimitsPlugin
 from gateway.limits.policy import TeamLimits
 from shared.settings import GatewaySettings, LimitSettings, Settings
 from tests.conftest import free_port
-from tests.gateway.proxy.support import RunningGateway, running_gateway
+from tests.gateway.proxy.support import FixedKeysPlugin, RunningGateway, running_gateway
 from tests.processes import tollgate_env
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -59,24 +56,25 @@ def principal(
     )
 
 
-class KeyTable:
-    """The `principal` dependency from a table of keys (the database-backed plugin is tested
-    elsewhere), and `GET /tollgate/me`."""
+def keyed_settings(data_dir: Path, upstream: str, store: str | None, **changes: Any) -> Settings:
+    """Real keys in SQLite under `data_dir`, the admin token `admin-secret`, one engine, and
+    the limits' counters in `store` (a Redis URL, or None: in the gateway process)."""
+    return Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'keys.db'}",
+        admin_token=SecretStr("admin-secret"),
+        upstreams=[upstream],
+        redis_url=store,
+        **changes,
+    )
+
+
+class KeyTable(FixedKeysPlugin):
+    """The `principal` dependency from `principals`, and `GET /tollgate/me`."""
 
     def __init__(self, *principals: KeyPrincipal) -> None:
-        self.keys = {key_for(p.name): p for p in principals}
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        async def provide(request: Request[Any, Any, Any]) -> KeyPrincipal:
-            header = request.headers.get("authorization", "")
-            found = self.keys.get(header.removeprefix("Bearer ").strip())
-            if found is None:
-                raise AuthenticationFailed("Invalid API key.")
-            return found
-
-        app_config.dependencies["principal"] = Provide(provide)
-        app_config.route_handlers.append(MeController)  # GET /tollgate/me, with "remaining"
-        return app_config
+        # GET /tollgate/me answers with "remaining"
+        super().__init__({key_for(p.name): p for p in principals}, handlers=[MeController])
 
 
 class StaticTeams:

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from litestar import Litestar
-from pydantic import SecretStr
 
 from gateway.app import create_app
 from services.fake_engine import RunningFakeEngine
 from shared.schemas.keys import KeyCreate
-from shared.settings import LimitSettings, Settings
+from shared.settings import LimitSettings
 from tests.gateway.keys.helpers import serve
+from tests.gateway.limits.support import keyed_settings
 
 Client = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -25,13 +25,8 @@ Client = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 async def gateway(
     tmp_path: Path, fake_engine: RunningFakeEngine, store: str | None
 ) -> AsyncIterator[tuple[Litestar, Client]]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}",
-        admin_token=SecretStr("admin-secret"),
-        upstreams=[fake_engine],
-        redis_url=store,
-        limits=LimitSettings(auth_failures_per_ip="3/minute"),
+    settings = keyed_settings(
+        tmp_path, fake_engine, store, limits=LimitSettings(auth_failures_per_ip="3/minute")
     )
     app = create_app(settings)
     async with serve(app):

@@ -9,13 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from gateway.app import create_app
 from services.fake_engine import RunningFakeEngine
-from shared.settings import Settings
 from tests.gateway.keys.helpers import assert_openai_error, serve
-from tests.gateway.limits.support import chat
+from tests.gateway.limits.support import chat, keyed_settings
 
 ADMIN = {"authorization": "Bearer admin-secret"}
 
@@ -24,13 +22,7 @@ ADMIN = {"authorization": "Bearer admin-secret"}
 async def client(
     tmp_path: Path, fake_engine: RunningFakeEngine, store: str | None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}",
-        admin_token=SecretStr("admin-secret"),
-        upstreams=[fake_engine],
-        redis_url=store,
-    )
+    settings = keyed_settings(tmp_path, fake_engine, store)
     async with serve(create_app(settings)) as client:
         yield client
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ import pytest
 from services.fake_engine import FakeEngineConfig, start_fake_engine_process
 from tests.gateway.limits.support import chat, gateway_env, statuses
 from tests.gateway.proxy.support import wait_for
-from tests.processes import gateway_process
+from tests.processes import gateway_process, run_cli
 
 ADMIN = "limits-admin-secret"
 
@@ -30,24 +28,7 @@ class Pair:
     keys: dict[str, str]
 
     def create_key(self, name: str, *flags: str) -> str:
-        made = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "shared.cli",
-                "keys",
-                "create",
-                "--name",
-                name,
-                *flags,
-                "--json",
-            ],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        made = run_cli("keys", "create", "--name", name, *flags, "--json", env=self.env)
         assert made.returncode == 0, made.stderr
         created = json.loads(made.stdout)
         self.keys[name] = created["key"]

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,9 +13,8 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.fake_engine import FakeEngineConfig, running_fake_engine
-from shared.processes import ManagedProcess, wait_until_ready
-from tests.conftest import free_port
 from tests.gateway.usage.support import ADMIN_TOKEN, bearer, count_rows, create_key
+from tests.processes import gateway_process, tollgate_env
 
 CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -67,32 +64,25 @@ async def spread_traffic(url: str, key: str, metrics_dir: Path) -> int:
 async def test_two_workers_report_their_traffic_together(tmp_path: Path) -> None:
     metrics_dir = tmp_path / "prometheus"
     database = f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}"
-    port = free_port()
     with running_fake_engine(FakeEngineConfig()) as engine:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
-            "TOLLGATE_DATA_DIR": str(tmp_path),
-            "TOLLGATE_DATABASE_URL": database,
-            "TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-            "TOLLGATE_LOG_FORMAT": "json",
-            "TOLLGATE_USAGE__FLUSH_INTERVAL_S": "0.1",
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        }
-        command = [
-            *(sys.executable, "-m", "shared.cli", "gateway", "--workers", "2"),
-            *("--port", str(port), "--upstream", engine),
-        ]
-        process = ManagedProcess("gateway", command, env, echo=None).start()
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_ready(f"{url}/health", process, 90, interval_s=0.1)
-            _, key = create_key(url)
-            sent = await spread_traffic(url, key, metrics_dir)
-            no_reuse = httpx.Limits(max_keepalive_connections=0)
-            with httpx.Client(base_url=url, timeout=30, limits=no_reuse) as client:
-                scrapes = [requests_total(client.get("/metrics").text) for _ in range(8)]
-            assert scrapes == [float(sent)] * 8
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+        env = tollgate_env(
+            tmp_path,
+            TOLLGATE_DATABASE_URL=database,
+            TOLLGATE_ADMIN_TOKEN=ADMIN_TOKEN,
+            TOLLGATE_USAGE__FLUSH_INTERVAL_S="0.1",
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        )
+        workers = ("--workers", "2")
+        with gateway_process(engine, env, args=workers, keep_lines=60, ready_timeout_s=90) as gw:
+            url, process = gw.url, gw.process
+            try:
+                _, key = create_key(url)
+                sent = await spread_traffic(url, key, metrics_dir)
+                no_reuse = httpx.Limits(max_keepalive_connections=0)
+                with httpx.Client(base_url=url, timeout=30, limits=no_reuse) as client:
+                    scrapes = [requests_total(client.get("/metrics").text) for _ in range(8)]
+                assert scrapes == [float(sent)] * 8
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
         assert await count_rows(database) == sent

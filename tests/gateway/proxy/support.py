@@ -11,12 +11,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 import uvicorn
-from litestar import Litestar, Request
+from litestar import Controller, Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.testing import TestClient
@@ -41,17 +41,26 @@ def auth(key: str = ALICE_KEY) -> dict[str, str]:
 
 
 class FixedKeysPlugin:
-    """Provides the `principal` dependency from a fixed table of keys."""
+    """Provides the `principal` dependency from a fixed table {API key: principal}, in place
+    of the database-backed keys plugin (tested with real keys elsewhere); `handlers` are
+    added to the app."""
+
+    def __init__(
+        self, keys: Mapping[str, KeyPrincipal] = KEYS, handlers: Sequence[type[Controller]] = ()
+    ) -> None:
+        self.keys = dict(keys)
+        self.handlers = list(handlers)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
             header = request.headers.get("authorization", "")
-            found = KEYS.get(header.removeprefix("Bearer ").strip())
+            found = self.keys.get(header.removeprefix("Bearer ").strip())
             if found is None:
                 raise AuthenticationFailed("Invalid API key.")
             return found
 
         app_config.dependencies["principal"] = Provide(principal)
+        app_config.route_handlers.extend(self.handlers)
         return app_config
 
 

@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from shared.processes import ManagedProcess, wait_until_ready
-from tests.conftest import free_port
+from shared.processes import ManagedProcess
+from tests.gateway.proxy.support import wait_for
+from tests.processes import free_port, start_gateway, tollgate_env
 
 ADMIN_TOKEN = "admin-token-for-reliability-0123456789abcdef"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -62,19 +60,11 @@ class GatewayProcess:
         )
 
     def start(self) -> GatewayProcess:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
-            "TOLLGATE_DATA_DIR": str(self.data_dir),
-            "TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-            "TOLLGATE_LOG_FORMAT": "json",
-            "TOLLGATE_USAGE__FLUSH_INTERVAL_S": "0.1",
-            **self.env_extra,
-        }
-        command = [sys.executable, "-m", "shared.cli", "gateway", "--port", str(self.port)]
-        command += ["--upstream", self.upstream]
-        self.process = ManagedProcess("gateway", command, env, echo=None, keep_lines=100_000)
-        self.process.start()
-        wait_until_ready(f"{self.url}/health", self.process, 60, interval_s=0.05)
+        defaults = {"TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN, "TOLLGATE_USAGE__FLUSH_INTERVAL_S": "0.1"}
+        env = tollgate_env(self.data_dir, **{**defaults, **self.env_extra})
+        self.process = start_gateway(
+            self.upstream, env, port=self.port, keep_lines=100_000, interval_s=0.05
+        ).process
         return self
 
     def stop(self, grace_s: float = 30.0) -> int | None:
@@ -165,12 +155,8 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 
 
 def wait_until(condition: Any, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval_s)
-    return bool(condition())
+    """`wait_for` with this folder's longer default wait (real processes)."""
+    return wait_for(condition, timeout_s, interval_s)
 
 
 class SeverableTcpProxy:

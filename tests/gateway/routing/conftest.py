@@ -8,6 +8,10 @@ import pytest
 
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
 
+# measure_*.py are scripts run by hand (docs/deploy.md), not tests: never collect them, even
+# when named on the command line or matched by a wider `python_files`.
+collect_ignore_glob = ["measure_*.py"]
+
 
 @pytest.fixture
 def alpha_engine() -> Iterator[RunningFakeEngine]:

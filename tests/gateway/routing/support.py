@@ -12,15 +12,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
-from litestar import Request
-from litestar.config.app import AppConfig
-from litestar.di import Provide
 
 from gateway.app import create_app
-from gateway.errors import AuthenticationFailed
 from gateway.keys.principal import KeyPrincipal
 from shared.settings import GatewaySettings, RoutingSettings, Settings
-from tests.gateway.proxy.support import RunningGateway, running_gateway
+from tests.gateway.proxy.support import FixedKeysPlugin, RunningGateway, running_gateway
 
 # A short health interval, so a killed engine is out and a restarted one back within a second.
 HEALTH_INTERVAL_S = 0.2
@@ -42,20 +38,9 @@ def keyed(
     )
 
 
-class KeyTable:
+class KeyTable(FixedKeysPlugin):
     def __init__(self, *principals: KeyPrincipal) -> None:
-        self.keys = {key_of(p.name): p for p in principals}
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        async def provide(request: Request[Any, Any, Any]) -> KeyPrincipal:
-            header = request.headers.get("authorization", "")
-            found = self.keys.get(header.removeprefix("Bearer ").strip())
-            if found is None:
-                raise AuthenticationFailed("Invalid API key.")
-            return found
-
-        app_config.dependencies["principal"] = Provide(provide)
-        return app_config
+        super().__init__({key_of(p.name): p for p in principals})
 
 
 def auth(name: str = "alice") -> dict[str, str]:

@@ -4,8 +4,6 @@ key of the team on the gateway (within the key cache time), next to each key's o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,6 +14,7 @@ from shared.settings import GatewaySettings, KeySettings, Settings
 from tests.gateway.limits.support import gateway_env
 from tests.gateway.proxy.support import running_gateway, wait_for
 from tests.gateway.routing.support import HEALTH_INTERVAL_S, chat
+from tests.processes import run_cli
 
 ADMIN = "team-models-admin"
 
@@ -52,24 +51,7 @@ def test_a_teams_model_list_binds_its_keys(
 
         # The CLI writes the same list straight to the database.
         env = gateway_env(tmp_path)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "shared.cli",
-                "teams",
-                "set",
-                "ml",
-                "--models",
-                "beta",
-                "--json",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_cli("teams", "set", "ml", "--models", "beta", "--json", env=env)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["allowed_models"] == ["beta"]
         assert wait_for(lambda: status("alpha") == 403, timeout_s=10, interval_s=0.2)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from services.fake_engine import FakeEngineConfig, running_fake_engine
 from tests.gateway.db.databases import POSTGRES_URL
 from tests.gateway.limits.support import gateway_env
 from tests.gateway.proxy.support import wait_for
-from tests.processes import gateway_process
+from tests.processes import gateway_process, run_cli
 
 ADMIN = "routing-admin-secret"
 REDIS_URL = "redis://127.0.0.1:6379/11"  # this folder's own Redis database
@@ -56,14 +54,7 @@ class Team:
     env: dict[str, str]
 
     def cli(self, *args: str) -> dict[str, object]:
-        done = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "keys", *args, "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_cli("keys", *args, "--json", env=self.env)
         assert done.returncode == 0, done.stderr
         result: dict[str, object] = json.loads(done.stdout)
         return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +19,11 @@ from gateway.keys.principal import KeyPrincipal
 from gateway.proxy.hooks import ProxyHooks, ProxyOutcome, ProxyRequest, Ticket
 from gateway.scheduling import Scheduler
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
-from shared.logging import configure_logging
 from shared.settings import SchedulingSettings, Settings
-from tests.gateway.proxy.support import LogCapture, RunningGateway, running_gateway
+from tests.gateway.proxy.conftest import logs  # the JSON log lines of a test
+from tests.gateway.proxy.support import RunningGateway, running_gateway
+
+__all__ = ["logs"]
 
 PRINCIPALS = {
     name: KeyPrincipal(id=f"key_{name}", name=name, prefix=f"tg-{name}", tier=tier, team=team)
@@ -130,19 +131,3 @@ async def send_all(
                 for name, body, extra in requests
             )
         )
-
-
-@pytest.fixture
-def logs() -> Iterator[LogCapture]:
-    """The JSON log lines written while the test runs (the production format)."""
-    root = logging.getLogger()
-    before = (root.handlers[:], root.level)
-    configure_logging("json", "INFO")
-    capture = LogCapture()
-    capture.setFormatter(root.handlers[0].formatter)
-    root.addHandler(capture)
-    try:
-        yield capture
-    finally:
-        root.handlers[:], level = before
-        root.setLevel(level)

@@ -12,10 +12,11 @@ from gateway.app import create_app
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
 from shared.settings import Settings, UsageSettings
 from tests.gateway.db.databases import database_url, db
+from tests.gateway.proxy.conftest import logs  # the JSON log lines of a test
 from tests.gateway.proxy.support import running_gateway
 from tests.gateway.usage.support import ADMIN_TOKEN, LedgerGateway
 
-__all__ = ["database_url", "db"]
+__all__ = ["database_url", "db", "logs"]
 
 MODELS = ("fake-model", "other-model")
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +12,9 @@ import httpx
 import pytest
 
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
-from shared.processes import ManagedProcess, wait_until_ready
-from tests.conftest import free_port
+from shared.processes import ManagedProcess
 from tests.gateway.usage.support import ADMIN_TOKEN, bearer, create_key, ledger_rows
+from tests.processes import gateway_process, tollgate_env
 
 CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "stream please"}]}
 
@@ -28,43 +26,25 @@ def engine() -> Iterator[RunningFakeEngine]:
 
 
 @contextlib.contextmanager
-def gateway_process(
+def shutdown_gateway(
     engine: str, database_url: str, data_dir: Path
 ) -> Iterator[tuple[str, ManagedProcess]]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")},
-        "TOLLGATE_DATA_DIR": str(data_dir),
-        "TOLLGATE_DATABASE_URL": database_url,
-        "TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TOLLGATE_LOG_FORMAT": "json",
+    env = tollgate_env(
+        data_dir,
+        TOLLGATE_DATABASE_URL=database_url,
+        TOLLGATE_ADMIN_TOKEN=ADMIN_TOKEN,
         # Rows stay buffered until shutdown: the test proves the SIGTERM flush writes them.
-        "TOLLGATE_USAGE__FLUSH_INTERVAL_S": "600",
-        "TOLLGATE_USAGE__BATCH_SIZE": "10000",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "shared.cli",
-        "gateway",
-        "--port",
-        str(port),
-        "--upstream",
-        engine,
-    ]
-    process = ManagedProcess("gateway", command, env, echo=None).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/health", process, 60, interval_s=0.05)
-        yield url, process
-    finally:
-        process.stop(grace_s=5)
+        TOLLGATE_USAGE__FLUSH_INTERVAL_S="600",
+        TOLLGATE_USAGE__BATCH_SIZE="10000",
+    )
+    with gateway_process(engine, env, grace_s=5, keep_lines=60, interval_s=0.05) as gateway:
+        yield gateway.url, gateway.process
 
 
 async def test_sigterm_during_load_loses_no_ledger_row(
     engine: RunningFakeEngine, database_url: str, tmp_path: Path
 ) -> None:
-    with gateway_process(engine, database_url, tmp_path) as (url, process):
+    with shutdown_gateway(engine, database_url, tmp_path) as (url, process):
         _, key = create_key(url)
         answered: list[str] = []
         stop = asyncio.Event()

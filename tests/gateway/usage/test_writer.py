@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import types
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -22,7 +20,6 @@ from gateway.keys.principal import KeyPrincipal
 from gateway.observability.context import Usage
 from gateway.proxy.hooks import ProxyOutcome
 from gateway.usage.writer import LedgerWriter
-from shared.logging import configure_logging
 from shared.settings import UsageSettings
 from tests.gateway.proxy.support import LogCapture
 
@@ -105,21 +102,6 @@ class FlakyDatabase:
 
 def settings(**changes: Any) -> UsageSettings:
     return UsageSettings(**{"flush_interval_s": 0.02, "retry_max_s": 0.05, **changes})
-
-
-@pytest.fixture
-def logs() -> Iterator[LogCapture]:
-    root = logging.getLogger()
-    before = (root.handlers[:], root.level)
-    configure_logging("json", "INFO")
-    capture = LogCapture()
-    capture.setFormatter(root.handlers[0].formatter)
-    root.addHandler(capture)
-    try:
-        yield capture
-    finally:
-        root.handlers[:], level = before
-        root.setLevel(level)
 
 
 def events(logs: LogCapture) -> list[dict[str, Any]]:
