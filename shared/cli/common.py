@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 
 from shared.logging import configure_logging
@@ -40,6 +41,11 @@ def print_json(data: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def print_json_list(items: Sequence[BaseModel]) -> None:
+    """`{"data": [...]}`, the shape of the admin API's lists."""
+    print_json({"data": [item.model_dump(mode="json") for item in items]})
 
 
 def run_on_database(

@@ -17,10 +17,16 @@ from shared.cli.common import (
     fail,
     out_console,
     print_json,
+    print_json_list,
     run_on_database,
     settings_from_env,
 )
-from shared.cli.limit_flags import MODEL_LIMIT, model_limits_text, parse_model_limits
+from shared.cli.limit_flags import (
+    MODEL_LIMIT,
+    limits_text,
+    model_limits_text,
+    parse_model_limits,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -154,8 +160,7 @@ def _status(info: KeyInfo) -> str:
 
 
 def _limits(info: KeyInfo) -> str:
-    given = {name: value for name, value in info.limits.model_dump().items() if value is not None}
-    return " ".join(f"{name}={value}" for name, value in given.items()) or "unlimited"
+    return limits_text(info.limits) or "unlimited"
 
 
 def _models(info: KeyInfo) -> str:
@@ -250,7 +255,7 @@ def list_keys(
     """List keys (never the keys themselves: id, name, prefix, limits, status)."""
     infos = _run(lambda keys: keys.list(team=team, revoked=False if active else None))
     if as_json:
-        print_json({"data": [info.model_dump(mode="json") for info in infos]})
+        print_json_list(infos)
         return
     if not infos:
         err_console.print("no keys yet: `tollgate keys create --name NAME` makes one")

@@ -60,12 +60,14 @@ def parse_model_limits(values: list[str]) -> dict[str, dict[str, int]]:
     return parsed
 
 
+def limits_text(limits: BaseModel) -> str:
+    """`rpm=5 tpm=100`: the limits that are set; empty when none is."""
+    given = {k: v for k, v in limits.model_dump().items() if v is not None}
+    return " ".join(f"{k}={v}" for k, v in given.items())
+
+
 def model_limits_text(model_limits: Mapping[str, BaseModel] | None) -> str:
     """`m: rpm=5 tpm=100; n: tpm=9` for tables; "-" when there are none."""
     if not model_limits:
         return "-"
-    parts = []
-    for model, limits in model_limits.items():
-        given = {k: v for k, v in limits.model_dump().items() if v is not None}
-        parts.append(f"{model}: " + " ".join(f"{k}={v}" for k, v in given.items()))
-    return "; ".join(parts)
+    return "; ".join(f"{model}: {limits_text(limits)}" for model, limits in model_limits.items())

@@ -10,8 +10,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, out_console, print_json, run_on_database
-from shared.cli.limit_flags import MODEL_LIMIT, model_limits_text, parse_model_limits
+from shared.cli.common import (
+    err_console,
+    fail,
+    out_console,
+    print_json,
+    print_json_list,
+    run_on_database,
+)
+from shared.cli.limit_flags import (
+    MODEL_LIMIT,
+    limits_text,
+    model_limits_text,
+    parse_model_limits,
+)
 
 if TYPE_CHECKING:
     from gateway.limits.teams import TeamService
@@ -55,8 +67,7 @@ def _run(action: Callable[[TeamService], Awaitable[T]]) -> T:
 
 
 def _limits(info: TeamInfo) -> str:
-    given = {name: value for name, value in info.limits.model_dump().items() if value is not None}
-    return " ".join(f"{name}={value}" for name, value in given.items()) or "none"
+    return limits_text(info.limits) or "none"
 
 
 def _show(info: TeamInfo, as_json: bool) -> None:
@@ -80,7 +91,7 @@ def list_teams(as_json: bool = _JSON) -> None:
     """List teams with limits."""
     infos = _run(lambda teams: teams.list())
     if as_json:
-        print_json({"data": [info.model_dump(mode="json") for info in infos]})
+        print_json_list(infos)
         return
     if not infos:
         err_console.print("no team limits yet: `tollgate teams set TEAM --rpm N` sets some")
