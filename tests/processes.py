@@ -34,9 +34,10 @@ def tollgate_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str], timeout_s: float = 120
+    *args: str, env: dict[str, str] | None, timeout_s: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """`tollgate ARGS` to completion, output captured; the caller checks the return code."""
+    """`tollgate ARGS` to completion (env None: this process's), output captured; the caller
+    checks the return code."""
     return subprocess.run(
         [*TOLLGATE, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False
     )

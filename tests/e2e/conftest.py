@@ -66,10 +66,14 @@ def ui_url(gateway_stack: GatewayStack) -> Iterator[str]:
         ui.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium under Playwright (never Playwright's own download). `launch` gives it
-    a fresh, throw-away user-data dir of its own."""
+    a fresh, throw-away user-data dir of its own.
+
+    Module-scoped on purpose: Playwright's sync API marks an event loop as running in this
+    thread until it stops, and the asyncio tests collected after the browser tests need it gone.
+    """
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
             f"Chromium is missing at {CHROMIUM}: run `make test` (it installs it) or "

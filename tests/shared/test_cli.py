@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,18 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from shared.cli import app
+from tests.processes import run_cli
 
 runner = CliRunner()
 
 
 def tollgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_cli(*args, env=env)
 
 
 @pytest.mark.parametrize("command", [[], ["engine"], ["up"], ["model", "prepare"]])
