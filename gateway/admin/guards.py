@@ -15,6 +15,7 @@ from litestar.handlers import BaseRouteHandler
 from pydantic import SecretStr
 
 from gateway.errors import AdminDisabled, AuthenticationFailed
+from gateway.keys.dependencies import FailedAuthLimit
 
 STATE_KEY = "admin_auth"
 
@@ -49,6 +50,20 @@ class AdminAuth:
             raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
 
 
-def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     auth: AdminAuth | None = connection.app.state.get(STATE_KEY)
-    (auth or AdminAuth(None)).check(connection.headers.get("authorization"))
+    authorization = connection.headers.get("authorization")
+    # Wrong admin tokens count against the same per-address limit as wrong API keys, so the
+    # token cannot be guessed faster than a key.
+    throttle: FailedAuthLimit | None = connection.app.state.get("auth_throttle")
+    address = connection.client.host if connection.client else None
+    if throttle is not None and authorization:
+        throttle.check(address)
+    try:
+        (auth or AdminAuth(None)).check(authorization)
+    except AuthenticationFailed:
+        if throttle is not None and authorization:
+            await throttle.failed(address)
+        raise

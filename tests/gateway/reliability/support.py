@@ -126,11 +126,14 @@ def parse_response(data: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    """GET `target` verbatim (no normalising of `..` or `%2F`)."""
+def raw_get(
+    port: int, target: str, headers: dict[str, str] | None = None, *, source: str = "127.0.0.1"
+) -> tuple[int, bytes]:
+    """GET `target` verbatim (no normalising of `..` or `%2F`), from the address `source`."""
     lines = [f"GET {target} HTTP/1.1", "host: 127.0.0.1", "connection: close"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    status, _, body = raw_request(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    status, _, body = raw_request(port, data, source=source)
     return status, body
 
 

@@ -76,9 +76,22 @@ ADMIN_TARGETS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "who", ["nobody", "api key", "wrong admin token", "admin token in x-api-key"]
-)
+WHO = ["nobody", "api key", "wrong admin token", "admin token in x-api-key"]
+
+
+def test_wrong_admin_tokens_are_limited_per_client_address(served: Served) -> None:
+    wrong = bearer(ADMIN_TOKEN[:-1] + "y")
+    with client_from("127.0.0.4", served.url) as guesser:
+        guesses = [guesser.get("/admin/keys", headers=wrong).status_code for _ in range(5)]
+        assert guesses == [401] * 5
+        blocked = guesser.get("/admin/keys", headers=ADMIN)  # even the right token
+        assert blocked.status_code == 429
+        assert error_of(blocked.content)["code"] == "too_many_auth_failures"
+    with client_from("127.0.0.5", served.url) as admin:
+        assert admin.get("/admin/keys", headers=ADMIN).status_code == 200
+
+
+@pytest.mark.parametrize("who", WHO)
 def test_admin_routes_are_closed_without_the_admin_token_whatever_the_path(
     served: Served, who: str
 ) -> None:
@@ -88,9 +101,12 @@ def test_admin_routes_are_closed_without_the_admin_token_whatever_the_path(
         "wrong admin token": bearer(ADMIN_TOKEN[:-1] + "x"),
         "admin token in x-api-key": {"x-api-key": ADMIN_TOKEN},
     }[who]
+    # Each kind of caller from its own address: wrong credentials are throttled per address
+    # (429 past the limit), and the real token below comes from a clean one.
+    source = f"127.0.1.{1 + list(WHO).index(who)}"
     for target in ADMIN_TARGETS:
-        status, body = raw_get(served.port, target, headers)
-        assert status in (400, 401, 403, 404, 405), (target, status, body[:200])
+        status, body = raw_get(served.port, target, headers, source=source)
+        assert status in (400, 401, 403, 404, 405, 429), (target, status, body[:200])
         error_of(body)
         assert served.key_id.encode() not in body
     status, body = raw_get(served.port, "/admin/keys", ADMIN)
