@@ -26,7 +26,10 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "lifespan": "on",
         "access_log": False,  # the gateway writes its own line per request
         "log_config": None,  # logging is shared/logging.py's
-        "proxy_headers": False,  # no X-Forwarded-* rewriting on the hot path; we do not use it
+        # The client's address from X-Forwarded-For only when it comes from a trusted balancer
+        # (per-address auth limits would otherwise see the balancer); off by default.
+        "proxy_headers": bool(gateway.trusted_proxies.strip()),
+        "forwarded_allow_ips": gateway.trusted_proxies.strip() or None,
         "server_header": False,
         "timeout_keep_alive": _KEEP_ALIVE_S,
         "timeout_graceful_shutdown": _GRACEFUL_SHUTDOWN_S,

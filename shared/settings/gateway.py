@@ -37,6 +37,11 @@ class GatewaySettings(BaseModel):
         gt=0,
         description="seconds a client may take to send a whole request (head and body); 408 after it (slow-client guard)",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="load balancers (addresses or networks, comma-separated; * = any) whose "
+        "X-Forwarded-For names the client, for per-address limits and logs; empty = the TCP peer",
+    )
     max_connections: int = Field(
         default=1024, ge=1, description="pooled connections from one gateway process to the engines"
     )

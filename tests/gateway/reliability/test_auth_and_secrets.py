@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.fake_engine import FakeEngineConfig, running_fake_engine
 from shared.processes import ManagedProcess, wait_until_ready
 from tests.conftest import free_port
 from tests.gateway.reliability.conftest import Served
@@ -22,6 +23,7 @@ from tests.gateway.reliability.support import (
     CHAT,
     bearer,
     error_of,
+    gateway_process,
     raw_get,
     raw_request,
 )
@@ -74,6 +76,29 @@ ADMIN_TARGETS = [
     "/admin/usage",
     "/admin/teams",
 ]
+
+
+def test_behind_a_trusted_balancer_the_forwarded_client_address_is_limited(
+    tmp_path: Path,
+) -> None:
+    with (
+        running_fake_engine(FakeEngineConfig()) as engine,
+        gateway_process(
+            engine,
+            tmp_path,
+            TOLLGATE_GATEWAY__TRUSTED_PROXIES="127.0.0.1",
+            TOLLGATE_LIMITS__AUTH_FAILURES_PER_IP="2/minute",
+        ) as gateway,
+    ):
+        _, key = gateway.create_key()
+
+        def models(client_address: str, presented: str) -> int:
+            headers = {**bearer(presented), "x-forwarded-for": client_address}
+            return httpx.get(f"{gateway.url}/v1/models", headers=headers).status_code
+
+        assert [models("203.0.113.7", WRONG) for _ in range(2)] == [401, 401]
+        assert models("203.0.113.7", key) == 429  # that client is blocked...
+        assert models("203.0.113.8", key) == 200  # ...not the balancer's other clients
 
 
 WHO = ["nobody", "api key", "wrong admin token", "admin token in x-api-key"]
