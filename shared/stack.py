@@ -33,6 +33,9 @@ class PartFailed(RuntimeError):
         self.log_tail = log_tail
 
 
+_QUIET_ENGINE = "--disable-uvicorn-access-log"
+
+
 def _local(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
@@ -67,7 +70,9 @@ def plan_parts(settings: Settings) -> list[Part]:
             f"{engine_url}/health",
             f"{engine_url}/v1",
             e.startup_timeout_s,
-            env,
+            # The gateway logs every request; vLLM's own access lines (a health check every few
+            # seconds) would only bury the console.
+            {**env, "TOLLGATE_ENGINE__EXTRA_ARGS": " ".join([*e.extra_args, _QUIET_ENGINE])},
         )
     ]
     if part_exists("gateway.app"):
