@@ -43,6 +43,7 @@ _NOT_FORWARDED_UPSTREAM = HOP_BY_HOP | {
     b"api-key",
     b"cookie",
     UI_TOKEN,
+    b"x-tollgate-tier",  # the gateway's scheduling; the engine gets `priority` in the body
     b"host",
     b"content-length",
     b"accept-encoding",
