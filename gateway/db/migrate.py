@@ -2,10 +2,14 @@
 
 The gateway runs it at start and the CLI before touching keys, so there is no separate
 migration step to forget. Concurrent starts are safe: PostgreSQL serialises migrators on an
-advisory lock, SQLite on its write lock; whoever comes second finds the schema at head.
+advisory lock, SQLite on its write lock, migrations within one process take turns; whoever comes
+second finds the schema at head.
 """
 
 from __future__ import annotations
+
+import asyncio
+import weakref
 
 from alembic import command
 from alembic.config import Config
@@ -60,8 +64,21 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_read)
 
 
+# Alembic keeps its running migration in module globals (`op`, `context`): two migrations in one
+# process at once would trample each other, so they take turns (one lock per event loop).
+_IN_PROCESS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def migrate_to_head(url: str | URL) -> None:
     """Upgrade the database at `url` to the newest revision (a no-op when it is there)."""
+    lock = _IN_PROCESS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        await _migrate(url)
+
+
+async def _migrate(url: str | URL) -> None:
     engine = create_engine(url, for_migrations=True)
     where = f"the database at {redact_url(url)}"
     try:
