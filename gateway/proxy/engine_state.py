@@ -77,6 +77,23 @@ def parse_metrics(text: str, at: float) -> MetricsSample:
     )
 
 
+async def scrape_metrics(
+    client: httpx.AsyncClient, upstream: Upstream, headers: dict[str, str], timeout_s: float
+) -> MetricsSample | None:
+    """One engine's `/metrics`, parsed; None when it cannot be read (down, not 200, not
+    Prometheus text): the caller then knows nothing of that engine."""
+    try:
+        response = await client.get(upstream.url("/metrics"), headers=headers, timeout=timeout_s)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return parse_metrics(response.text, time.monotonic())
+    except ValueError:
+        return None
+
+
 def _rate(now: float | None, before: float | None, seconds: float) -> float | None:
     if now is None or before is None or seconds <= 0:
         return None
@@ -104,15 +121,7 @@ class EngineStateSampler:
         self._cached_at = 0.0
 
     async def _sample(self, upstream: Upstream) -> MetricsSample | None:
-        try:
-            response = await self._client().get(
-                upstream.url("/metrics"), headers=self._headers, timeout=self._timeout_s
-            )
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        return parse_metrics(response.text, time.monotonic())
+        return await scrape_metrics(self._client(), upstream, self._headers, self._timeout_s)
 
     async def snapshot(self) -> dict[str, Any]:
         """The pinned `/tollgate/engine` document."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import httpx
 
 from gateway.background import cancel_task
-from gateway.proxy.engine_state import MetricsSample, parse_metrics
+from gateway.proxy.engine_state import MetricsSample, scrape_metrics
 from gateway.proxy.upstreams import Upstream, UpstreamPool
 from shared.logging import get_logger
 
@@ -92,18 +92,7 @@ class EngineLoadWatch:
         self._wakeup.set()
 
     async def _sample(self, upstream: Upstream) -> MetricsSample | None:
-        try:
-            response = await self._client().get(
-                upstream.url("/metrics"), headers=self._headers, timeout=self._interval_s * 2
-            )
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        try:
-            return parse_metrics(response.text, time.monotonic())
-        except ValueError:
-            return None  # not Prometheus text: nothing learnt
+        return await scrape_metrics(self._client(), upstream, self._headers, self._interval_s * 2)
 
     async def poll(self) -> None:
         """One sample of every upstream."""
