@@ -275,6 +275,13 @@ async def read_body(receive: Receive, headers: Iterable[tuple[bytes, bytes]], li
     return b"".join(chunks)
 
 
+def with_member(body: bytes, member: bytes) -> bytes:
+    """`body`, a JSON object that lacks this member, with `member` (`"name":value`) added
+    before its closing brace: what the client sent is neither parsed nor re-encoded."""
+    end = body.rindex(b"}")
+    return body[:end] + b"," + member + body[end:]
+
+
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"The request body is larger than this gateway accepts ({limit} bytes).", param=None

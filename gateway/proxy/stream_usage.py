@@ -17,15 +17,16 @@ from typing import Any
 
 import msgspec
 
-_SPLICE = b',"stream_options":{"include_usage":true}'
+from gateway.proxy.bodies import with_member
+
+_INCLUDE_USAGE = b'"stream_options":{"include_usage":true}'
 _EVENT_END = b"\n\n"
 
 
 def with_usage_requested(body: bytes, stream_options_given: bool) -> bytes:
     """`body` (a JSON object with `stream: true`) asking the engine for the usage event."""
     if not stream_options_given:
-        end = body.rindex(b"}")
-        return body[:end] + _SPLICE + body[end:]
+        return with_member(body, _INCLUDE_USAGE)
     document: dict[str, Any] = msgspec.json.decode(body)
     options = document.get("stream_options")
     document["stream_options"] = {

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from gateway.proxy.bodies import with_member
+
 # Routes whose vLLM request models take `priority`.
 PRIORITY_ROUTES = frozenset(
     {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/embeddings"}
@@ -20,8 +22,7 @@ PRIORITY_ROUTES = frozenset(
 
 def with_priority(body: bytes, priority: int) -> bytes:
     if b'"priority"' not in body:
-        end = body.rindex(b"}")
-        return body[:end] + b',"priority":' + str(priority).encode() + body[end:]
+        return with_member(body, b'"priority":' + str(priority).encode())
     document: dict[str, Any] = msgspec.json.decode(body)
     asked = document.get("priority")
     if isinstance(asked, int) and not isinstance(asked, bool) and asked >= priority:
