@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
 from gateway.http_protocol import guarded_protocol
 from shared.settings import Settings
+from shared.threaded_server import bind, serving_in_thread
 
 # Longer than the usual 60 s idle timeout of load balancers, so they close first, and longer
 # than SDK pools keep connections (an SDK reusing a connection we just closed sees an error).
@@ -34,6 +38,27 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "timeout_keep_alive": _KEEP_ALIVE_S,
         "timeout_graceful_shutdown": _GRACEFUL_SHUTDOWN_S,
     }
+
+
+@contextlib.contextmanager
+def serving_app_in_thread(
+    app: Any, *, start_timeout_s: float = 10.0, stop_timeout_s: float = 5.0
+) -> Iterator[str]:
+    """`app` (a built gateway) with the production uvicorn options on a free loopback port, in
+    a background thread; yields its base URL. For benchmarks and tests in one process."""
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    options = uvicorn_options(Settings())
+    options.update(host="127.0.0.1", port=port, timeout_graceful_shutdown=1)
+    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
+    with serving_in_thread(
+        server,
+        sock,
+        name=f"gateway-{port}",
+        start_timeout_s=start_timeout_s,
+        stop_timeout_s=stop_timeout_s,
+    ):
+        yield f"http://127.0.0.1:{port}"
 
 
 def run_gateway(settings: Settings) -> None:

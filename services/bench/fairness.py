@@ -21,14 +21,12 @@ import contextlib
 import platform
 import random
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import uvicorn
 from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -37,7 +35,6 @@ from gateway.errors import AuthenticationFailed
 from gateway.keys.principal import KeyPrincipal
 from gateway.proxy.engine_state import parse_metrics
 from services.fake_engine import FakeEngineConfig, running_fake_engine
-from services.fake_engine.server import bind
 from shared.settings import SchedulingSettings, Settings
 
 FORMAT = "tollgate-bench-fairness/1"
@@ -70,25 +67,14 @@ class _BenchKeys:
 
 @contextlib.contextmanager
 def _serve(app: Litestar) -> Iterator[str]:
-    from gateway.server import uvicorn_options
+    from gateway.server import serving_app_in_thread
+    from shared.threaded_server import ServerDidNotStart
 
-    sock = bind("127.0.0.1", 0)
-    options = uvicorn_options(Settings())
-    options.update(host="127.0.0.1", port=sock.getsockname()[1], timeout_graceful_shutdown=1)
-    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise FairnessBenchError("the gateway did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        with serving_app_in_thread(app, start_timeout_s=15, stop_timeout_s=10) as url:
+            yield url
+    except ServerDidNotStart as exc:
+        raise FairnessBenchError(str(exc)) from None
 
 
 def _gateway(

@@ -13,8 +13,6 @@ import json
 import signal
 import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from services.fake_engine.app import FakeEngine, create_fake_engine
 from services.fake_engine.config import FakeEngineConfig
 from services.fake_engine.exchange import ConnectionRegistry
 from shared.processes import ManagedProcess, ProcessExited, ReadyTimeout, wait_until_ready
+from shared.threaded_server import bind, serving_in_thread
 
 
 def _tracking_protocol(registry: ConnectionRegistry) -> type[asyncio.Protocol]:
@@ -75,19 +74,6 @@ def build_server(
     return uvicorn.Server(_uvicorn_config(app, registry, host, port)), app
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; raises OSError (port taken, bad host) before any server starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def serve(config: FakeEngineConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run in the foreground until SIGINT/SIGTERM; OSError when the port cannot be had."""
     sock = bind(host, port)
@@ -121,24 +107,8 @@ def running_fake_engine(
     sock = bind(host, 0)
     port = sock.getsockname()[1]
     server, app = build_server(config or FakeEngineConfig(), host, port)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"fake-engine-{port}", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake engine did not start")
-            time.sleep(0.01)
+    with serving_in_thread(server, sock, name=f"fake-engine-{port}"):
         yield RunningFakeEngine(f"http://{host}:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=5)
-        sock.close()
 
 
 class FakeEngineProcess:

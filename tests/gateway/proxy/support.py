@@ -9,13 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
-import uvicorn
 from litestar import Controller, Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -24,8 +22,7 @@ from litestar.testing import TestClient
 from gateway.app import create_app
 from gateway.errors import AuthenticationFailed
 from gateway.keys.principal import KeyPrincipal
-from gateway.server import uvicorn_options
-from services.fake_engine.server import bind
+from gateway.server import serving_app_in_thread
 from shared.settings import GatewaySettings, Settings
 
 ALICE_KEY = "tg-alice-0123456789abcdef0123456789abcdef"
@@ -91,23 +88,8 @@ class RunningGateway(str):
 @contextlib.contextmanager
 def running_gateway(app: Litestar) -> Iterator[RunningGateway]:
     """Serve `app` with the production uvicorn options on a free port, in a thread."""
-    sock = bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    options = uvicorn_options(Settings())
-    options.update(host="127.0.0.1", port=port, timeout_graceful_shutdown=1)
-    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.01)
-        yield RunningGateway(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with serving_app_in_thread(app) as url:
+        yield RunningGateway(url, app)
 
 
 class LogCapture(logging.Handler):
