@@ -16,6 +16,9 @@ from gateway.limits.redis_backend import RedisBackend, create_pool
 from tests.gateway.limits.support import REDIS_URL
 
 Backend = MemoryBackend | RedisBackend
+# These tests are about counting, not failing fast: 50 connections opened at once on a busy CI
+# machine must not meet a socket timeout (the fail-fast path has its own tests).
+TIMEOUT_S = 5.0
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -25,7 +28,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         store = MemoryBackend()
     else:
         request.getfixturevalue("redis_url")  # flushed before and after
-        store = RedisBackend(create_pool(REDIS_URL, 0.5), timeout_s=0.5, lease_s=1.0)
+        store = RedisBackend(create_pool(REDIS_URL, TIMEOUT_S), timeout_s=TIMEOUT_S, lease_s=1.0)
     await store.start()
     try:
         yield store
@@ -113,7 +116,7 @@ async def test_slots_come_back_when_settled(backend: Backend) -> None:
 async def test_a_settlement_after_the_budget_window_ended_does_not_revive_it(
     redis_url: str,
 ) -> None:
-    store = RedisBackend(create_pool(redis_url, 0.5), timeout_s=0.5, lease_s=3.0)
+    store = RedisBackend(create_pool(redis_url, TIMEOUT_S), timeout_s=TIMEOUT_S, lease_s=3.0)
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
         day = budget("gone", 100, 30)
@@ -128,7 +131,7 @@ async def test_a_settlement_after_the_budget_window_ended_does_not_revive_it(
 
 async def test_a_slot_whose_lease_is_not_renewed_expires(redis_url: str) -> None:
     # As if the gateway holding it died: nothing renews the lease (no start()).
-    store = RedisBackend(create_pool(redis_url, 0.5), timeout_s=0.5, lease_s=0.5)
+    store = RedisBackend(create_pool(redis_url, TIMEOUT_S), timeout_s=TIMEOUT_S, lease_s=0.5)
     try:
         one = slot("lease", 1)
         assert (await store.acquire((one,), "dead")).admitted
@@ -140,7 +143,7 @@ async def test_a_slot_whose_lease_is_not_renewed_expires(redis_url: str) -> None
 
 
 async def test_slots_of_running_requests_are_renewed(redis_url: str) -> None:
-    store = RedisBackend(create_pool(redis_url, 0.5), timeout_s=0.5, lease_s=1.2)
+    store = RedisBackend(create_pool(redis_url, TIMEOUT_S), timeout_s=TIMEOUT_S, lease_s=1.2)
     await store.start()
     try:
         one = slot("renewed", 1)
@@ -155,7 +158,7 @@ async def test_slots_of_running_requests_are_renewed(redis_url: str) -> None:
 
 
 async def test_a_redis_that_forgot_the_scripts_gets_them_again(redis_url: str) -> None:
-    store = RedisBackend(create_pool(redis_url, 0.5), timeout_s=0.5, lease_s=3.0)
+    store = RedisBackend(create_pool(redis_url, TIMEOUT_S), timeout_s=TIMEOUT_S, lease_s=3.0)
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
         assert (await store.acquire((rate("s", 5),), "a")).admitted

@@ -40,6 +40,8 @@ def pair(tmp_path: Path, redis_url: str) -> Iterator[Pair]:
     env = gateway_env(
         tmp_path / "data",
         TOLLGATE_REDIS_URL=redis_url,
+        # Exactness, not fail-fast: a busy machine must not push the limiter into fail-open.
+        TOLLGATE_LIMITS__REDIS_TIMEOUT_S="5",
         TOLLGATE_ADMIN_TOKEN=ADMIN,
         TOLLGATE_KEYS__CACHE_TTL_S="1",
     )

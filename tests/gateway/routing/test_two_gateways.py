@@ -92,6 +92,8 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         tmp_path_factory.mktemp("two-gateways"),
         TOLLGATE_DATABASE_URL=f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
         TOLLGATE_REDIS_URL=REDIS_URL,
+        # Exactness, not fail-fast: a busy machine must not push the limiter into fail-open.
+        TOLLGATE_LIMITS__REDIS_TIMEOUT_S="5",
         TOLLGATE_ADMIN_TOKEN=ADMIN,
         TOLLGATE_KEYS__CACHE_TTL_S=CACHE_TTL_S,
         TOLLGATE_KEYS__INVALIDATION_CHANNEL=f"tollgate:test:{tag}:keys",
