@@ -12,24 +12,22 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
+from shared.schemas.engine import EngineState
+from shared.schemas.keys import KeyCreated, KeyInfo, MeInfo
+from shared.schemas.usage import KeyUsageReport, UsageRow
+from ui import routes
 from ui.errors import GatewayError, parse_retry_after
+from ui.routes import AnswerT, GatewayRoute
 from ui.schemas import (
     Completion,
-    CreatedKey,
-    EngineState,
-    KeyInfo,
-    KeyUsage,
-    Me,
     ModelCard,
     RenderedPrompt,
     StreamEvent,
     Tokens,
-    UsageReport,
-    completion_from_body,
 )
 from ui.sse import iter_sse_data
 
@@ -114,15 +112,14 @@ class GatewayClient:
 
     # -- key-authenticated routes -------------------------------------------------------------
 
-    async def me(self, key: str) -> Me:
-        return Me.model_validate(await self._json("GET", "/tollgate/me", key))
+    async def me(self, key: str) -> MeInfo:
+        return await self._call(routes.ME, key)
 
     async def models(self, key: str) -> list[ModelCard]:
-        body = await self._json("GET", "/v1/models", key)
-        return [ModelCard.model_validate(item) for item in body.get("data") or []]
+        return (await self._call(routes.MODELS, key)).data
 
     async def engine(self, key: str) -> EngineState:
-        return EngineState.model_validate(await self._json("GET", "/tollgate/engine", key))
+        return await self._call(routes.ENGINE, key)
 
     async def usage(
         self,
@@ -131,15 +128,13 @@ class GatewayClient:
         since: datetime | None = None,
         until: datetime | None = None,
         bucket: str = "hour",
-    ) -> UsageReport:
+    ) -> KeyUsageReport:
         params = {"bucket": bucket}
         if since is not None:
             params["since"] = since.isoformat()
         if until is not None:
             params["until"] = until.isoformat()
-        return UsageReport.model_validate(
-            await self._json("GET", "/tollgate/usage", key, params=params)
-        )
+        return await self._call(routes.MY_USAGE, key, params=params)
 
     async def tokenize(
         self,
@@ -154,26 +149,23 @@ class GatewayClient:
             body |= {"messages": messages, "add_generation_prompt": True}
         else:
             body["prompt"] = text or ""
-        return Tokens.model_validate(await self._json("POST", "/tokenize", key, json=body))
+        return await self._call(routes.TOKENIZE, key, json=body)
 
     async def detokenize(self, key: str, model: str, tokens: list[int]) -> str:
-        body = await self._json(
-            "POST", "/detokenize", key, json={"model": model, "tokens": list(tokens)}
-        )
-        return str(body.get("prompt") or "")
+        body = {"model": model, "tokens": list(tokens)}
+        return (await self._call(routes.DETOKENIZE, key, json=body)).prompt
 
     async def render_prompt(
         self, key: str, model: str, messages: list[dict[str, Any]]
     ) -> RenderedPrompt:
         """The exact prompt the chat template makes of `messages`, as token ids and text."""
         try:
-            body = await self._json(
-                "POST",
-                "/v1/chat/completions/render",
+            rendered = await self._call(
+                routes.RENDER,
                 key,
                 json={"model": model, "messages": messages, "add_generation_prompt": True},
             )
-            token_ids = [int(t) for t in body.get("token_ids") or []]
+            token_ids = rendered.token_ids
             source = "render"
         except GatewayError as exc:
             if exc.status not in _RENDER_UNAVAILABLE or exc.code == "model_not_allowed":
@@ -184,22 +176,22 @@ class GatewayClient:
         return RenderedPrompt(token_ids=token_ids, text=text, source=source)
 
     async def complete(self, key: str, request: ChatRequest) -> Completion:
-        body = await self._json(
-            "POST",
-            "/v1/chat/completions",
+        answer = await self._call(
+            routes.CHAT,
             key,
             json=request.body(stream=False),
             headers={TIER_HEADER: INTERACTIVE_TIER},
         )
-        return completion_from_body(body)
+        return answer.reduced()
 
     async def stream_chat(self, key: str, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Yield the answer piece by piece. Closing this generator (or cancelling the task that
         iterates it) closes the HTTP stream, which is how the gateway learns to stop."""
+        route = routes.CHAT_STREAM
         headers = {**_auth(key), TIER_HEADER: INTERACTIVE_TIER}
         try:
             async with self._http.stream(
-                "POST", "/v1/chat/completions", json=request.body(stream=True), headers=headers
+                route.method, route.path, json=request.body(stream=True), headers=headers
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
@@ -208,9 +200,9 @@ class GatewayClient:
                     if data == "[DONE]":
                         return
                     event = _loads(data, response)
-                    if "error" in event:  # a failure after the stream began
+                    if isinstance(event, dict) and "error" in event:  # failed after it began
                         raise _stream_error(event, response)
-                    yield _stream_event(event)
+                    yield _read(route, event, response).reduced()
         except httpx.TimeoutException as exc:
             raise GatewayError(504, "no answer from the gateway in time") from exc
         except httpx.TransportError as exc:
@@ -219,46 +211,40 @@ class GatewayClient:
     # -- admin routes -------------------------------------------------------------------------
 
     async def list_keys(self, admin_token: str) -> list[KeyInfo]:
-        body = await self._json("GET", "/admin/keys", admin_token)
-        return [KeyInfo.model_validate(item) for item in body.get("data") or []]
+        return (await self._call(routes.LIST_KEYS, admin_token)).data
 
-    async def create_key(self, admin_token: str, spec: Mapping[str, Any]) -> CreatedKey:
+    async def create_key(self, admin_token: str, spec: Mapping[str, Any]) -> KeyCreated:
         body = {k: v for k, v in spec.items() if v is not None}
-        return CreatedKey.model_validate(
-            await self._json("POST", "/admin/keys", admin_token, json=body)
-        )
+        return await self._call(routes.CREATE_KEY, admin_token, json=body)
 
-    async def usage_by_key(self, admin_token: str, *, since: datetime) -> dict[str, KeyUsage]:
+    async def usage_by_key(self, admin_token: str, *, since: datetime) -> dict[str, UsageRow]:
         """Requests and tokens per key since `since` (GET /admin/usage?group_by=key)."""
-        body = await self._json(
-            "GET",
-            "/admin/usage",
+        report = await self._call(
+            routes.USAGE_REPORT,
             admin_token,
             params={"group_by": "key", "since": since.isoformat()},
         )
-        rows = [KeyUsage.model_validate(row) for row in body.get("data") or []]
-        return {row.key_id: row for row in rows if row.key_id}
+        return {row.key_id: row for row in report.data if row.key_id}
 
     async def revoke_key(self, admin_token: str, key_id: str) -> KeyInfo:
-        path = f"/admin/keys/{quote(key_id, safe='')}"
-        return KeyInfo.model_validate(await self._json("DELETE", path, admin_token))
+        return await self._call(routes.REVOKE_KEY, admin_token, key_id=key_id)
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    async def _json(
+    async def _call(
         self,
-        method: str,
-        path: str,
+        route: GatewayRoute[AnswerT],
         token: str,
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+        **path_params: str,
+    ) -> AnswerT:
         try:
             response = await self._http.request(
-                method,
-                path,
+                route.method,
+                route.url(**path_params),
                 json=json,
                 params=params,
                 headers={**_auth(token), **(headers or {})},
@@ -269,10 +255,7 @@ class GatewayClient:
             raise _unreachable(self.base_url, exc) from exc
         if response.status_code >= 400:
             raise _error_from_response(response)
-        body = _loads(response.text, response)
-        if not isinstance(body, dict):
-            raise GatewayError(502, "the gateway's answer is not a JSON object")
-        return body
+        return _read(route, _loads(response.text, response), response)
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -317,15 +300,14 @@ def _stream_error(event: dict[str, Any], response: httpx.Response) -> GatewayErr
     return GatewayError.from_body(status, event, request_id=response.headers.get("x-request-id"))
 
 
-def _stream_event(chunk: dict[str, Any]) -> StreamEvent:
-    choices = chunk.get("choices") or []
-    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    delta = choice.get("delta") or {}
-    usage = chunk.get("usage")
-    return StreamEvent.model_validate(
-        {
-            "text": delta.get("content") or "",
-            "finish_reason": choice.get("finish_reason"),
-            "usage": usage if isinstance(usage, dict) else None,
-        }
-    )
+def _read(route: GatewayRoute[AnswerT], body: Any, response: httpx.Response) -> AnswerT:
+    """The answer as `route`'s model; one that does not fit is the gateway's fault (502)."""
+    try:
+        return route.answer.model_validate(body)
+    except ValidationError as exc:
+        where = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "the body"
+        raise GatewayError(
+            502,
+            f"the gateway's answer to {route.method} {route.path} is not as expected ({where})",
+            request_id=response.headers.get("x-request-id"),
+        ) from None

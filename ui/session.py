@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from shared.schemas.keys import MeInfo
 from ui.client import GatewayClient
 from ui.errors import GatewayError
-from ui.schemas import Me, ModelCard
+from ui.schemas import ModelCard
 
 KEY_PREFIX = "tg-"
 
@@ -24,7 +25,7 @@ class SignInError(Exception):
 @dataclass
 class Session:
     key: SecretStr
-    me: Me
+    me: MeInfo
     models: list[ModelCard] = field(default_factory=list)
     models_error: str | None = None  # why the model list is empty, if it is
 

@@ -10,8 +10,10 @@ import math
 from datetime import UTC, datetime
 from html import escape
 
+from shared.schemas.engine import EngineState
+from shared.schemas.keys import KeyLimitsInfo, MeInfo
 from shared.schemas.limits import LimitState
-from ui.schemas import EngineState, Limits, Me, ModelCard, TokenLogprob
+from ui.schemas import ModelCard, TokenLogprob
 from ui.tokens import token_texts, visible
 
 TOKEN_TABLE_HEADERS = ["#", "id", "token", "text"]
@@ -179,7 +181,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h"
 
 
-def limits_markdown(me: Me, used_today: int | None, used_month: int | None) -> str:
+def limits_markdown(me: MeInfo, used_today: int | None, used_month: int | None) -> str:
     """My key, its limits, and what is left of each: from the gateway's `remaining` when it
     sends one, else (token budgets) from the usage ledger's totals."""
 
@@ -193,7 +195,7 @@ def limits_markdown(me: Me, used_today: int | None, used_month: int | None) -> s
             return "unknown (usage not available)"
         return f"{max(0, budget - used):,} of {budget:,}"
 
-    lim: Limits = me.limits
+    lim: KeyLimitsInfo = me.limits
     left = me.remaining
     models = ", ".join(f"`{m}`" for m in me.allowed_models) if me.allowed_models else "all"
     expires = me.expires_at.strftime("%Y-%m-%d %H:%M UTC") if me.expires_at else "never"

@@ -22,6 +22,7 @@ from gateway.observability.context import bind_principal
 from gateway.proxy.engine_state import EngineStateSampler
 from gateway.proxy.routes import PROXY_ROUTES, RESPONSE_CANCEL, RESPONSE_GET, ProxyRoute
 from gateway.proxy.service import ProxyService
+from shared.schemas.engine import EngineState
 
 _RESPONSE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _BEARER: list[dict[str, list[str]]] = [{"ApiKey": []}]  # the scheme KeysPlugin declares
@@ -132,7 +133,7 @@ def status_router(service: ProxyService, sampler: EngineStateSampler) -> Router:
     )
     async def engine_state(
         request: Request[Any, Any, Any], principal: NamedDependency[KeyPrincipal]
-    ) -> dict[str, Any]:
+    ) -> EngineState:
         bind_principal(request.scope, principal)
         return await sampler.snapshot()
 

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.proxy.upstreams import Upstream, UpstreamPool
+from shared.schemas.engine import EngineState, UpstreamState
 
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
@@ -117,14 +117,14 @@ class EngineStateSampler:
         self._min_interval_s = min_interval_s
         self._previous: dict[str, MetricsSample] = {}
         self._lock = asyncio.Lock()
-        self._cached: dict[str, Any] | None = None
+        self._cached: EngineState | None = None
         self._cached_at = 0.0
 
     async def _sample(self, upstream: Upstream) -> MetricsSample | None:
         return await scrape_metrics(self._client(), upstream, self._headers, self._timeout_s)
 
-    async def snapshot(self) -> dict[str, Any]:
-        """The pinned `/tollgate/engine` document."""
+    async def snapshot(self) -> EngineState:
+        """The `/tollgate/engine` document (its schema is shared with the UI)."""
         async with self._lock:
             if (
                 self._cached is not None
@@ -142,12 +142,10 @@ class EngineStateSampler:
                         self._previous[u.name] = s
                 await asyncio.sleep(_RATE_BASELINE_GAP_S)
                 samples = await asyncio.gather(*(self._sample(u) for u in upstreams))
-            document = {
-                "upstreams": [
-                    self._describe(u, s) for u, s in zip(upstreams, samples, strict=True)
-                ],
-                "sampled_at": datetime.now(UTC).isoformat(),
-            }
+            document = EngineState(
+                upstreams=[self._describe(u, s) for u, s in zip(upstreams, samples, strict=True)],
+                sampled_at=datetime.now(UTC),
+            )
             self._cached, self._cached_at = document, time.monotonic()
             return document
 
@@ -155,22 +153,15 @@ class EngineStateSampler:
         before = self._previous.get(upstream.name)
         return before is not None and 0 < sample.at - before.at <= _RATE_BASELINE_MAX_AGE_S
 
-    def _describe(self, upstream: Upstream, sample: MetricsSample | None) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "name": upstream.name,
-            "healthy": upstream.healthy and sample is not None,
-            "models": list(upstream.models),
-            "requests_running": None,
-            "requests_waiting": None,
-            "kv_cache_usage": None,
-            "prompt_tokens_per_s": None,
-            "generation_tokens_per_s": None,
-        }
+    def _describe(self, upstream: Upstream, sample: MetricsSample | None) -> UpstreamState:
         if sample is None:
-            return state
+            return UpstreamState(name=upstream.name, healthy=False, models=list(upstream.models))
         before = self._previous.get(upstream.name)
         seconds = sample.at - before.at if before is not None else 0.0
-        state.update(
+        state = UpstreamState(
+            name=upstream.name,
+            healthy=upstream.healthy,
+            models=list(upstream.models),
             requests_running=int(sample.running) if sample.running is not None else None,
             requests_waiting=int(sample.waiting) if sample.waiting is not None else None,
             kv_cache_usage=round(sample.kv_usage, 4) if sample.kv_usage is not None else None,

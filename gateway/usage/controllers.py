@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 
 from gateway.admin.base import AdminController
@@ -96,7 +97,8 @@ class AdminUsageController(AdminController):
             f"{FORMS}. `group_by` is a comma-separated list of hour|day|model|key|team "
             "(empty: one row of totals). `format=csv` (or `Accept: text/csv`) downloads CSV."
         ),
-        response_model=UsageReport,
+        # The JSON answer's schema (the handler returns a Response, for its CSV form too).
+        responses={200: ResponseSpec(data_container=UsageReport, description="the report")},
     )
     async def usage_report(
         self,

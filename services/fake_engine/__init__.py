@@ -33,7 +33,9 @@ path; with `api_key` set, `/v1/*` needs `Authorization: Bearer <key>` or gets vL
 Answers
     The answer is a fixed cycle of words, one token each. Its length is `max_tokens` (then
     finish_reason "length"), else `output_tokens` (then "stop", as if the model met EOS),
-    never more than the context has room for. Streams: headers at once, then after `ttft_ms`
+    never more than the context has room for. `logprobs: true` (non-streamed chat) gives each
+    token's log-probability (its probability cycles 0.9, 0.5, 0.2) and `top_logprobs`
+    alternatives, the token itself first, as vLLM lists them. Streams: headers at once, then after `ttft_ms`
     the role chunk (chat) and the first token, then a token every `itl_ms`, finish_reason on
     the last content chunk, a usage chunk with `choices: []` when
     `stream_options.include_usage` is true, then `data: [DONE]`.

@@ -19,7 +19,13 @@ from services.fake_engine.config import Fault
 from services.fake_engine.exchange import Exchange
 from services.fake_engine.responses import DONE
 from services.fake_engine.state import EngineState
-from services.fake_engine.tokens import answer_text, count_tokens, render_chat
+from services.fake_engine.tokens import (
+    MAX_TOP_LOGPROBS,
+    answer_logprobs,
+    answer_text,
+    count_tokens,
+    render_chat,
+)
 
 MAX_CHOICES = 128
 
@@ -44,6 +50,7 @@ class Generation:
     output_tokens: int
     finish: str
     choices: int
+    top_logprobs: int | None = None  # None: no log-probabilities asked for
 
 
 def resolve_model(body: dict[str, Any], models: tuple[str, ...]) -> str:
@@ -91,6 +98,35 @@ def _prompts(body: dict[str, Any]) -> list[int]:
     )
 
 
+def _top_logprobs(body: dict[str, Any], *, chat: bool) -> int | None:
+    """How many alternatives per token a chat asks for; None = no `logprobs` (vLLM's checks)."""
+    wanted = body.get("logprobs")
+    top = body.get("top_logprobs")
+    if not chat or wanted is None or wanted is False:
+        if chat and top is not None:
+            raise RequestError(
+                400,
+                "when using `top_logprobs`, `logprobs` must be set to true. "
+                "(parameter=top_logprobs)",
+                "top_logprobs",
+            )
+        return None
+    if wanted is not True:
+        raise RequestError(400, "logprobs must be a boolean.", "logprobs")
+    if top is None:
+        return 0
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise RequestError(400, "top_logprobs must be a non-negative integer.", "top_logprobs")
+    if top > MAX_TOP_LOGPROBS:
+        raise RequestError(
+            400,
+            f"Requested sample logprobs of {top}, which is greater than max allowed: "
+            f"{MAX_TOP_LOGPROBS} (parameter=logprobs, value={top})",
+            "logprobs",
+        )
+    return top
+
+
 def chat_prompt_tokens(body: dict[str, Any]) -> int:
     messages = body.get("messages")
     if (
@@ -127,6 +163,7 @@ def parse_generation(body: dict[str, Any], *, chat: bool, state: EngineState) ->
                     name,
                 )
             break
+    top_logprobs = _top_logprobs(body, chat=chat)
     n = _positive_int(body, "n", 1) or 1
     if n > MAX_CHOICES:
         raise RequestError(400, f"n must be at most {MAX_CHOICES}, got {n}.", "n")
@@ -154,6 +191,7 @@ def parse_generation(body: dict[str, Any], *, chat: bool, state: EngineState) ->
         output_tokens=output,
         finish=finish,
         choices=n * len(prompt_counts),
+        top_logprobs=top_logprobs,
     )
 
 
@@ -201,15 +239,27 @@ async def run_generation(
                 500, responses.error_body(500, "fake fault: the engine failed while generating")
             )
             return
-        build = responses.chat_body if gen.chat else responses.completion_body
-        body = build(
-            gen.model,
-            answer_text(gen.output_tokens),
-            gen.choices,
-            gen.finish,
-            gen.prompt_tokens,
-            gen.output_tokens * gen.choices,
-        )
+        text = answer_text(gen.output_tokens)
+        completion_tokens = gen.output_tokens * gen.choices
+        if gen.chat:
+            logprobs = (
+                None
+                if gen.top_logprobs is None
+                else answer_logprobs(gen.output_tokens, gen.top_logprobs)
+            )
+            body = responses.chat_body(
+                gen.model,
+                text,
+                gen.choices,
+                gen.finish,
+                gen.prompt_tokens,
+                completion_tokens,
+                logprobs,
+            )
+        else:
+            body = responses.completion_body(
+                gen.model, text, gen.choices, gen.finish, gen.prompt_tokens, completion_tokens
+            )
         payload = json.dumps(body, separators=(",", ":")).encode()
         if die_at is not None:
             await ex.start_sized(200, len(payload))

@@ -87,7 +87,13 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
 
 
 def chat_body(
-    model: str, text: str, choices: int, finish: str, prompt_tokens: int, completion_tokens: int
+    model: str,
+    text: str,
+    choices: int,
+    finish: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": new_id("chatcmpl"),
@@ -107,7 +113,7 @@ def chat_body(
                     "tool_calls": [],
                     "reasoning": None,
                 },
-                "logprobs": None,
+                "logprobs": None if logprobs is None else {"content": logprobs},
                 "finish_reason": finish,
                 "stop_reason": None,
                 "token_ids": None,

@@ -11,6 +11,7 @@ grows as pieces are seen (bounded; pieces past the bound get hashed ids that det
 from __future__ import annotations
 
 import base64
+import math
 import re
 import struct
 import zlib
@@ -92,6 +93,32 @@ class Vocabulary:
 
 def answer_text(count: int) -> str:
     return "".join(ANSWER_PIECES[i % len(ANSWER_PIECES)] for i in range(count))
+
+
+# The probability of each answer token, cycling, so a view colouring tokens by it shows all
+# three bands; each alternative (the answer's next pieces) gets half of what is left.
+ANSWER_PROBABILITIES = (0.9, 0.5, 0.2)
+MAX_TOP_LOGPROBS = 20  # vLLM's default --max-logprobs
+
+
+def _logprob(piece: str, p: float) -> dict[str, Any]:
+    return {"token": piece, "logprob": math.log(p), "bytes": list(piece.encode())}
+
+
+def answer_logprobs(count: int, top: int) -> list[dict[str, Any]]:
+    """vLLM's `choices[].logprobs.content` for an answer of `count` tokens: each token's
+    log-probability and the `top` most likely tokens at that place, itself first (as vLLM)."""
+    content = []
+    for i in range(count):
+        p = ANSWER_PROBABILITIES[i % len(ANSWER_PROBABILITIES)]
+        piece = ANSWER_PIECES[i % len(ANSWER_PIECES)]
+        alternatives = [
+            _logprob(ANSWER_PIECES[(i + j) % len(ANSWER_PIECES)], (1 - p) / 2**j)
+            for j in range(1, top)
+        ]
+        chosen = _logprob(piece, p)
+        content.append({**chosen, "top_logprobs": [chosen, *alternatives] if top else []})
+    return content
 
 
 def embedding(text: str, dim: int) -> list[float]:

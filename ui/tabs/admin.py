@@ -10,10 +10,10 @@ from typing import Any, get_args
 import gradio as gr
 from pydantic import SecretStr
 
-from shared.schemas.keys import Tier
+from shared.schemas.keys import KeyInfo, Tier
+from shared.schemas.usage import UsageRow
 from ui.context import UIContext
 from ui.errors import GatewayError
-from ui.schemas import KeyInfo, KeyUsage
 
 USAGE_DAYS = 30  # the period of the per-key usage shown beside each key
 KEY_TABLE_HEADERS = [
@@ -46,7 +46,7 @@ def _n(value: int | None) -> str:
     return "∞" if value is None else f"{value:,}"
 
 
-def key_rows(keys: list[KeyInfo], usage: dict[str, KeyUsage] | None) -> list[list[str]]:
+def key_rows(keys: list[KeyInfo], usage: dict[str, UsageRow] | None) -> list[list[str]]:
     """One row per key; the usage columns read "—" when the gateway keeps no usage ledger."""
 
     def used(key_id: str) -> tuple[str, str]:
@@ -138,7 +138,7 @@ def build_admin(ctx: UIContext) -> AdminTab:
     async def listing(token: SecretStr) -> tuple[list[list[str]], Any]:
         keys = await client.list_keys(token.get_secret_value())
         since = datetime.now(UTC) - timedelta(days=USAGE_DAYS)
-        usage: dict[str, KeyUsage] | None
+        usage: dict[str, UsageRow] | None
         try:
             usage = await client.usage_by_key(token.get_secret_value(), since=since)
         except GatewayError:

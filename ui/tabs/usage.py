@@ -10,9 +10,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from shared.schemas.usage import KeyUsageReport
 from ui.context import UIContext
 from ui.errors import GatewayError
-from ui.schemas import UsageReport
 from ui.session import Session
 from ui.views import limits_markdown
 
@@ -47,7 +47,7 @@ def bucket_starts(bucket: str, since: datetime, until: datetime) -> list[datetim
 
 
 def usage_frames(
-    report: UsageReport, *, since: datetime | None = None, until: datetime | None = None
+    report: KeyUsageReport, *, since: datetime | None = None, until: datetime | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Requests per bucket, tokens per bucket split into prompt and answer (long form), and the
     buckets' labels in time order. With `since` and `until`, buckets without use read 0."""
@@ -75,7 +75,7 @@ def usage_frames(
     return requests, tokens, labels
 
 
-def budget_use(report: UsageReport, now: datetime) -> tuple[int, int]:
+def budget_use(report: KeyUsageReport, now: datetime) -> tuple[int, int]:
     """Tokens used today and this month (UTC calendar), from a daily report of this month."""
     today = now.date()
     used_today = sum(
@@ -87,7 +87,7 @@ def budget_use(report: UsageReport, now: datetime) -> tuple[int, int]:
     return used_today, used_month
 
 
-def totals_markdown(report: UsageReport, period: str) -> str:
+def totals_markdown(report: KeyUsageReport, period: str) -> str:
     t = report.totals
     return (
         f"**{period}:** {t.requests:,} requests · {t.prompt_tokens:,} prompt tokens · "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import openai
 import pytest
@@ -27,6 +29,29 @@ def test_chat_completion_has_the_requested_length_and_usage(sdk: openai.OpenAI) 
     assert answer.usage is not None
     assert answer.usage.completion_tokens == 5
     assert answer.usage.total_tokens == answer.usage.prompt_tokens + 5
+
+
+def test_chat_logprobs_give_each_token_and_its_top_alternatives(sdk: openai.OpenAI) -> None:
+    answer = sdk.chat.completions.create(
+        model="fake-model", messages=CHAT, max_tokens=3, logprobs=True, top_logprobs=2
+    )
+    logprobs = answer.choices[0].logprobs
+    assert logprobs is not None and logprobs.content is not None
+    tokens = logprobs.content
+    assert [t.token for t in tokens] == ["The", " quick", " brown"]
+    assert [round(math.exp(t.logprob), 3) for t in tokens] == [0.9, 0.5, 0.2]
+    assert tokens[0].bytes == list(b"The")
+    # vLLM lists the chosen token first, then the alternatives.
+    assert [alt.token for alt in tokens[0].top_logprobs] == ["The", " quick"]
+    assert math.exp(tokens[0].top_logprobs[1].logprob) == pytest.approx(0.05)
+    plain = sdk.chat.completions.create(model="fake-model", messages=CHAT, max_tokens=3)
+    assert plain.choices[0].logprobs is None
+
+
+def test_top_logprobs_without_logprobs_is_refused_as_vllm_does(http: httpx.Client) -> None:
+    response = http.post("/v1/chat/completions", json={"messages": CHAT, "top_logprobs": 2})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "top_logprobs"
 
 
 def test_chat_without_max_tokens_stops_at_the_default_length(sdk: openai.OpenAI) -> None:
