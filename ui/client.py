@@ -8,7 +8,7 @@ failure surfaces as `ui.errors.GatewayError`; keys never appear in its messages.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -184,7 +184,9 @@ class GatewayClient:
         )
         return answer.reduced()
 
-    async def stream_chat(self, key: str, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream_chat(
+        self, key: str, request: ChatRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Yield the answer piece by piece. Closing this generator (or cancelling the task that
         iterates it) closes the HTTP stream, which is how the gateway learns to stop."""
         route = routes.CHAT_STREAM

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from shared.cli import app
 from shared.processes import ManagedProcess, wait_until_ready
 from tests.conftest import free_port
-from tests.ui.fake_gateway import FakeGatewayState, create_fake_gateway, serve
+from tests.ui.stack import running_stack
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -35,9 +35,9 @@ def test_ui_refuses_a_gateway_that_is_not_a_url(clean_env: Path) -> None:
 
 def test_ui_command_serves_the_page_until_stopped(tmp_path: Path) -> None:
     port = free_port()
-    with serve(create_fake_gateway(FakeGatewayState())) as gateway:
+    with running_stack(tmp_path / "gateway") as stack:  # the real gateway, a fake engine
         command = [sys.executable, "-m", "shared.cli", "ui", "--host", "127.0.0.1"]
-        command += ["--port", str(port), "--gateway", gateway]
+        command += ["--port", str(port), "--gateway", stack.gateway_url]
         process = ManagedProcess("ui", command, _env(tmp_path), echo=None).start()
         try:
             wait_until_ready(f"http://127.0.0.1:{port}/", process, 120, interval_s=0.2)

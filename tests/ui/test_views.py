@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ui.schemas import EngineState, Me, ModelCard, TokenLogprob
+from shared.schemas.engine import EngineState
+from shared.schemas.keys import MeInfo
+from ui.schemas import ModelCard, TokenLogprob
 from ui.tokens import token_texts, visible
 from ui.views import (
     engine_markdown,
@@ -16,6 +18,9 @@ from ui.views import (
     token_count_markdown,
     token_rows,
 )
+
+# The rest of GET /tollgate/me for a key with no team, models list or expiry.
+NO_EXTRAS = {"team": None, "tier": "standard", "allowed_models": None, "expires_at": None}
 
 
 def test_byte_level_token_strings_become_their_text() -> None:
@@ -99,24 +104,26 @@ def test_model_card_and_engine_state_read_well() -> None:
                     "kv_cache_usage": 0.5,
                     "requests_running": 2,
                 },
-                {"name": "e2", "healthy": False},
-            ]
+                {"name": "e2", "healthy": False, "models": ["m"]},
+            ],
+            "sampled_at": "2026-11-25T12:00:00Z",
         }
     )
     table = engine_markdown(state)
     assert "| Engine | e1 | e2 |" in table
     assert "| Healthy | yes | **NO** |" in table
     assert "| Requests running | 2 | — |" in table and "| KV cache in use | 50.0% | — |" in table
-    assert engine_summary(state).startswith("**1 of 2** engine(s) healthy")
+    assert engine_summary(state) == "**1 of 2** engine(s) healthy · sampled 12:00:00 UTC"
 
 
 def test_limits_show_what_remains_of_token_budgets_from_usage() -> None:
-    me = Me.model_validate(
+    me = MeInfo.model_validate(
         {
             "id": "k",
             "name": "alice",
             "prefix": "tg-ab",
             "limits": {"rpm": 60, "daily_tokens": 1000, "monthly_tokens": 5000},
+            **NO_EXTRAS,
         }
     )
     text = limits_markdown(me, used_today=400, used_month=6000)
@@ -128,12 +135,13 @@ def test_limits_show_what_remains_of_token_budgets_from_usage() -> None:
 
 
 def test_limits_prefer_what_the_gateway_says_is_left() -> None:
-    me = Me.model_validate(
+    me = MeInfo.model_validate(
         {
             "id": "k",
             "name": "alice",
             "prefix": "tg-ab",
             "limits": {"rpm": 60},
+            **NO_EXTRAS,
             "remaining": {
                 "requests": {"limit": 60, "remaining": 59, "reset_seconds": 1.2, "scope": "key"},
                 "daily_tokens": {
