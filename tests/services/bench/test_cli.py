@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.fake_engine import FakeEngineConfig, running_fake_engine
-from shared.cli import app
+from services.cli import app
 
 runner = CliRunner()
 

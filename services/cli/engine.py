@@ -8,7 +8,7 @@ import typer
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from shared.cli.common import err_console, fail, print_json, settings_from_env
+from services.cli.common import err_console, fail, print_json, settings_from_env
 
 model_app = typer.Typer(help="Manage model directories.", no_args_is_help=True)
 

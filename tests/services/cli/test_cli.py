@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shared.cli import app
+from services.cli import app
 from tests.processes import run_cli
 
 runner = CliRunner()

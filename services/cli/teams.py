@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.table import Table
 
-from shared.cli.common import (
+from services.cli.common import (
     err_console,
     fail,
     out_console,
@@ -18,7 +18,7 @@ from shared.cli.common import (
     print_json_list,
     run_on_database,
 )
-from shared.cli.limit_flags import (
+from services.cli.limit_flags import (
     MODEL_LIMIT,
     limits_text,
     model_limits_text,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from shared.cli import app
+from services.cli import app
 from tests.gateway.db.databases import postgres_schema
 from tests.gateway.keys.helpers import build_app, make_settings, serve
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, out_console, print_json, run_on_database
+from services.cli.common import err_console, fail, out_console, print_json, run_on_database
 
 if TYPE_CHECKING:
     from gateway.usage.service import UsageService

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from shared.cli.common import fail
+from services.cli.common import fail
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -37,6 +37,29 @@ def fail(message: str, code: int = 2, *, hint: str | None = None) -> NoReturn:
     raise typer.Exit(code)
 
 
+def command_line(ctx: typer.Context) -> list[str]:
+    """The command that reproduces this run: every option that differs from its default,
+    rebuilt from what was parsed (so it is exact however the command was invoked); the key
+    shows as `***`."""
+    argv = ctx.command_path.split()
+    for param in ctx.command.params:
+        if getattr(param, "param_type_name", None) != "option" or param.name is None:
+            continue
+        value = ctx.params.get(param.name)
+        if value == param.default or value is None or value == []:
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            if param.secondary_opts and not value:
+                argv.append(max(param.secondary_opts, key=len))
+            elif value:
+                argv.append(flag)
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            argv += [flag, "***" if param.name == "api_key" else str(item)]
+    return argv
+
+
 def print_json(data: Any) -> None:
     import json
 

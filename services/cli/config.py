@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 @config_app.command("show")
 def show() -> None:
     """Print the settings in force (environment, .env, defaults) as JSON; secrets are masked."""
-    from shared.cli.common import settings_from_env
+    from services.cli.common import settings_from_env
     from shared.settings_reference import effective
 
     typer.echo(effective(settings_from_env()))

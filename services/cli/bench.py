@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from shared.cli.bench_gateway import register_gateway_benches
-from shared.cli.bench_overhead import register_overhead
-from shared.cli.bench_soak import register_soak
-from shared.cli.common import err_console, fail, out_console, print_json
+from services.cli.bench_gateway import register_gateway_benches
+from services.cli.bench_overhead import register_overhead
+from services.cli.bench_soak import register_soak
+from services.cli.common import command_line, err_console, fail, out_console, print_json
 
 bench_app = typer.Typer(
     help="Measure OpenAI endpoints: load runs, comparisons, a fake upstream.",
@@ -176,7 +176,7 @@ def run(
         fail(str(exc))
     try:
         with LiveProgress(spec, err_console) as live:
-            results = run_benchmark(spec, live.on_event, argv=_command_line(ctx))
+            results = run_benchmark(spec, live.on_event, argv=command_line(ctx))
     except BenchError as exc:
         fail(str(exc), code=1)
     except KeyboardInterrupt:
@@ -244,29 +244,6 @@ def plot_command(
     err_console.print(f"plot: {out}", highlight=False)
 
 
-def _command_line(ctx: typer.Context) -> list[str]:
-    """The command that reproduces this run: every option that differs from its default,
-    rebuilt from what was parsed (so it is exact however the command was invoked); the key
-    shows as `***`."""
-    argv = ctx.command_path.split()
-    for param in ctx.command.params:
-        if getattr(param, "param_type_name", None) != "option" or param.name is None:
-            continue
-        value = ctx.params.get(param.name)
-        if value == param.default or value is None or value == []:
-            continue
-        flag = max(param.opts, key=len)
-        if getattr(param, "is_flag", False):
-            if param.secondary_opts and not value:
-                argv.append(max(param.secondary_opts, key=len))
-            elif value:
-                argv.append(flag)
-            continue
-        for item in value if isinstance(value, list | tuple) else [value]:
-            argv += [flag, "***" if param.name == "api_key" else str(item)]
-    return argv
-
-
 def _base_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -308,6 +285,6 @@ def _first_model(base_url: str, api_key: str | None, headers: tuple[tuple[str, s
 
 
 # Subcommands kept in their own modules, listed after the core ones in --help.
-register_soak(bench_app)  # `tollgate bench soak` lives in shared/cli/bench_soak.py
-register_overhead(bench_app)  # `overhead` and `transformers`: shared/cli/bench_overhead.py
-register_gateway_benches(bench_app)  # `limiter` and `fairness`: shared/cli/bench_gateway.py
+register_soak(bench_app)  # `tollgate bench soak` lives in services/cli/bench_soak.py
+register_overhead(bench_app)  # `overhead` and `transformers`: services/cli/bench_overhead.py
+register_gateway_benches(bench_app)  # `limiter` and `fairness`: services/cli/bench_gateway.py

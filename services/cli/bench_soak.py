@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli.common import err_console, out_console, print_json
+from services.cli.common import err_console, out_console, print_json
 
 
 def soak(

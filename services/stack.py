@@ -49,7 +49,7 @@ def part_exists(module: str) -> bool:
 
 def plan_parts(settings: Settings) -> list[Part]:
     """The parts this installation has, with the settings passed on through the environment."""
-    me = [sys.executable, "-m", "shared.cli"]
+    me = [sys.executable, "-m", "services.cli"]
     env = {"TOLLGATE_DATA_DIR": str(settings.data_dir)}
     e, g, u = settings.engine, settings.gateway, settings.ui
     engine_url = f"http://{_local(e.host)}:{e.port}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from shared.cli.common import err_console, fail, out_console, print_json
+from services.cli.common import command_line, err_console, fail, out_console, print_json
 
 
 def overhead(
@@ -44,7 +44,6 @@ def overhead(
     from services.bench import plot_results
     from services.bench.overhead import OverheadConfig, OverheadError, run_overhead
     from services.bench.report import comparison_table
-    from shared.cli.bench import _command_line
 
     try:
         loads = tuple(int(c) for c in concurrency.split(",") if c.strip())
@@ -70,7 +69,7 @@ def overhead(
     )
     try:
         report = run_overhead(
-            config, lambda line: err_console.print(line, highlight=False), _command_line(ctx)
+            config, lambda line: err_console.print(line, highlight=False), command_line(ctx)
         )
     except OverheadError as exc:
         fail(str(exc), code=1)

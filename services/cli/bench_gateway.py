@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import typer
 
-from shared.cli.common import fail, out_console, print_json
+from services.cli.common import fail, out_console, print_json
 
 
 def register_gateway_benches(app: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def limiter(
     from rich.table import Table
 
     from services.bench.limiter import LimiterBenchError, run_limiter_bench
-    from shared.cli.common import settings_from_env
+    from services.cli.common import settings_from_env
 
     names = ["memory", "redis"] if backend == LimiterBackendChoice.both else [backend.value]
     url = redis_url or settings_from_env().redis_url or "redis://127.0.0.1:6379/0"

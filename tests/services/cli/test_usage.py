@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from gateway.db import Database
 from gateway.db.models import UsageRecord
-from shared.cli import app
+from services.cli import app
 from tests.gateway.db.databases import database_url, db
 from tests.gateway.usage.test_reports import row
 

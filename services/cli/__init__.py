@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import bench, config, engine, gateway, keys, stack, teams, ui, usage
+from services.cli import bench, config, engine, gateway, keys, stack, teams, ui, usage
 
 app = typer.Typer(
     name="tollgate",

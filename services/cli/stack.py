@@ -11,7 +11,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from shared.cli.common import err_console, fail, settings_from_env
+from services.cli.common import err_console, fail, settings_from_env
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def up(
 ) -> None:
     from services.engine.default_model import ModelPrepareError, prepare_default_model
     from services.engine.model_dir import ModelDirError, check_model_dir
-    from shared.stack import PartFailed, Stack, plan_parts
+    from services.stack import PartFailed, Stack, plan_parts
 
     settings = settings_from_env().with_section("engine", model=model)
     if host:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli.common import err_console, fail, settings_from_env
+from services.cli.common import err_console, fail, settings_from_env
 
 
 def register(app: typer.Typer) -> None:

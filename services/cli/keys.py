@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli.common import (
+from services.cli.common import (
     err_console,
     fail,
     out_console,
@@ -21,7 +21,7 @@ from shared.cli.common import (
     run_on_database,
     settings_from_env,
 )
-from shared.cli.limit_flags import (
+from services.cli.limit_flags import (
     MODEL_LIMIT,
     limits_text,
     model_limits_text,

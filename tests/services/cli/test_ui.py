@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from shared.cli import app
+from services.cli import app
 from shared.processes import ManagedProcess, wait_until_ready
 from tests.conftest import free_port
 from tests.ui.fake_gateway import FakeGatewayState, create_fake_gateway, serve
@@ -36,7 +36,7 @@ def test_ui_refuses_a_gateway_that_is_not_a_url(clean_env: Path) -> None:
 def test_ui_command_serves_the_page_until_stopped(tmp_path: Path) -> None:
     port = free_port()
     with serve(create_fake_gateway(FakeGatewayState())) as gateway:
-        command = [sys.executable, "-m", "shared.cli", "ui", "--host", "127.0.0.1"]
+        command = [sys.executable, "-m", "services.cli", "ui", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--gateway", gateway]
         process = ManagedProcess("ui", command, _env(tmp_path), echo=None).start()
         try:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from shared.stack import Part, PartFailed, Stack
+from services.stack import Part, PartFailed, Stack
 from tests.conftest import free_port
 from tests.shared.test_processes import alive
 
