@@ -9,6 +9,7 @@ import typer
 
 from services.cli.bench_gateway import register_gateway_benches
 from services.cli.bench_overhead import register_overhead
+from services.cli.bench_parts import register_part_benches
 from services.cli.bench_soak import register_soak
 from services.cli.common import command_line, err_console, fail, out_console, print_json
 
@@ -288,3 +289,4 @@ def _first_model(base_url: str, api_key: str | None, headers: tuple[tuple[str, s
 register_soak(bench_app)  # `tollgate bench soak` lives in services/cli/bench_soak.py
 register_overhead(bench_app)  # `overhead` and `transformers`: services/cli/bench_overhead.py
 register_gateway_benches(bench_app)  # `limiter` and `fairness`: services/cli/bench_gateway.py
+register_part_benches(bench_app)  # `ledger`, `routing`, `revocation`: services/cli/bench_parts.py

@@ -1,7 +1,8 @@
-"""Benchmark of the usage ledger: write throughput, and grouped queries over a large ledger.
+"""`tollgate bench ledger`: the usage ledger's write throughput, and grouped queries over a
+large ledger.
 
-    .venv/bin/python -m gateway.usage.bench --url sqlite+aiosqlite:///./ledger-bench.db --rows 1000000
-    .venv/bin/python -m gateway.usage.bench --url postgresql+asyncpg://postgres@127.0.0.1/test --rows 1000000
+    tollgate bench ledger --url sqlite+aiosqlite:///./ledger-bench.db --rows 1000000
+    tollgate bench ledger --url postgresql+asyncpg://postgres@127.0.0.1/test --rows 1000000
 
 It migrates the database, fills `usage_records` through the writer's own insert path (batches
 of `--batch` rows) with a realistic spread (90 days, 200 keys in 20 teams, 5 models), runs
@@ -12,8 +13,6 @@ otherwise the table is emptied afterwards.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import random
 import statistics
 import time
@@ -77,7 +76,18 @@ async def _timed(action: Callable[[], Awaitable[Any]], repeat: int) -> tuple[flo
     return statistics.median(times), result
 
 
-async def run(url: str, rows: int, batch: int, repeat: int, keep: bool) -> None:
+async def run_ledger_bench(
+    url: str,
+    rows: int,
+    *,
+    batch: int = 5_000,
+    repeat: int = 3,
+    keep: bool = False,
+    emit: Callable[[str], None] = print,
+    on_written: Callable[[int], None] | None = None,
+) -> None:
+    """Fill, time and (unless `keep`) empty the ledger at `url`; the report goes to `emit`,
+    line by line (a Markdown table); `on_written` hears the rows written so far."""
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=DAYS)
     async with open_database(url) as db:
@@ -91,6 +101,8 @@ async def run(url: str, rows: int, batch: int, repeat: int, keep: bool) -> None:
                 await insert_rows(session, chunk)
             insert_s += time.perf_counter() - started
             written += len(chunk)
+            if on_written is not None:
+                on_written(written)
         async with db.engine.begin() as connection:
             await connection.execute(text("ANALYZE"))
         service = UsageService(db.sessions)
@@ -105,36 +117,21 @@ async def run(url: str, rows: int, batch: int, repeat: int, keep: bool) -> None:
             ("one key, 7 days by hour (the UI)", UsageFilters(key_id=key, since=week), ["hour"]),
             ("one key, this month's total (the UI)", UsageFilters(key_id=key, since=month), []),
         ]
-        print(f"Database: {redact_url(url)}; {rows:,} rows over {DAYS} days")
-        print(f"Insert: {rows / insert_s:,.0f} rows/s (batches of {batch}, {insert_s:.1f} s)\n")
-        print("| query | groups | rows covered | median ms |")
-        print("| --- | ---: | ---: | ---: |")
+        emit(f"Database: {redact_url(url)}; {rows:,} rows over {DAYS} days")
+        emit(f"Insert: {rows / insert_s:,.0f} rows/s (batches of {batch}, {insert_s:.1f} s)\n")
+        emit("| query | groups | rows covered | median ms |")
+        emit("| --- | ---: | ---: | ---: |")
         for label, filters, groups in cases:
 
             def query(f: UsageFilters = filters, g: list[Any] = groups) -> Awaitable[Any]:
                 return service.report(f, g)
 
             ms, report = await _timed(query, repeat)
-            print(f"| {label} | {len(report.data)} | {report.totals.requests:,} | {ms:,.1f} |")
+            emit(f"| {label} | {len(report.data)} | {report.totals.requests:,} | {ms:,.1f} |")
         prune_started = time.perf_counter()
         pruned = await service.prune(DAYS - 1, now=now)
         prune_ms = (time.perf_counter() - prune_started) * 1000
-        print(f"| prune the oldest day | - | {pruned.deleted:,} deleted | {prune_ms:,.1f} |")
+        emit(f"| prune the oldest day | - | {pruned.deleted:,} deleted | {prune_ms:,.1f} |")
         if not keep:
             async with db.sessions() as session, session.begin():
                 await session.execute(delete(UsageRecord))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", required=True, help="SQLAlchemy async URL of a scratch database")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=5_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="leave the rows in place")
-    args = parser.parse_args()
-    asyncio.run(run(args.url, args.rows, args.batch, args.repeat, args.keep))
-
-
-if __name__ == "__main__":
-    main()
