@@ -86,3 +86,11 @@ def test_this_environment_has_exactly_the_locked_versions() -> None:
         if installed.get(name) != version
     }
     assert not drifted, f"this environment is not requirements/{build}.txt: {drifted}"
+
+
+def test_no_other_installed_distribution_claims_the_parts_import_names() -> None:
+    """The parts keep their plain names in site-packages (docs/architecture.md, "Layout"):
+    safe only while Tollgate has its environment to itself, which this checks for the lock."""
+    owners = importlib.metadata.packages_distributions()
+    for part in ("gateway", "ui", "shared", "services"):
+        assert {canonicalize_name(d) for d in owners.get(part, [])} == {"tollgate"}, part
