@@ -25,7 +25,7 @@ EXTRAS = {
     "services.stack": (),
     "services.fake_engine": (),
     "services.engine": ("engine",),
-    # `tollgate bench transformers` needs the engine's extra as well (docs/benchmarks.md).
+    # `tollgate bench transformers` runs plain transformers: the engine's extra as well.
     "services.bench": ("bench", "engine"),
     "gateway": ("gateway", "otel"),  # otel: tracing, optional and imported only when enabled
     "ui": ("ui",),
