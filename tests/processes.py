@@ -19,7 +19,7 @@ import pytest
 from services.fake_engine.server import free_port
 from shared.processes import ManagedProcess, ProcessExited, ReadyTimeout, wait_until_ready
 
-TOLLGATE = (sys.executable, "-m", "shared.cli")
+TOLLGATE = (sys.executable, "-m", "services.cli")
 
 
 def tollgate_env(data_dir: Path, **extra: str) -> dict[str, str]:

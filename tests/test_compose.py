@@ -100,3 +100,18 @@ def test_the_engine_reads_its_model_from_a_read_only_volume_on_every_gpu() -> No
     assert any(v.endswith(":/models:ro") for v in engine["volumes"])
     assert any(flag.startswith("--model=/models/") for flag in engine["command"])
     assert engine["ipc"] == "host"  # tensor parallel shares memory between GPU workers
+
+
+def test_the_gateway_and_the_ui_run_images_holding_only_their_own_part() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    for part in ("gateway", "ui"):
+        build = services[part]["build"]
+        assert build["context"] == "." and build["target"] == part
+        assert services[part]["image"] == f"tollgate-{part}:latest"
+        stage = dockerfile.split(f" AS {part}\n", 1)[1].split("\nFROM ", 1)[0]
+        # The part's install set at the lock's versions (tests/test_images.py starts each
+        # part with only that set), and only its own code beside the shared parts.
+        assert f"pip install --require-hashes --no-deps -r requirements/{part}.txt" in stage
+        other = "ui" if part == "gateway" else "gateway"
+        assert f"COPY {part} ./{part}" in stage and f"COPY {other} " not in stage

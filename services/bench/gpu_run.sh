@@ -50,16 +50,16 @@ up)
   # start-up health check (seen on a dry run).
   python3 -m compileall -q -j 0 "$GSITE" /tmp/app > /dev/null 2>&1
   export PYTHONPATH=$GSITE:/tmp/app TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=${TRANSPORT:-aiohttp}
-  (cd /tmp/app && python3 -m shared.cli keys create --name bench --json > /tmp/tg/key.json) || exit 1
+  (cd /tmp/app && python3 -m services.cli keys create --name bench --json > /tmp/tg/key.json) || exit 1
   for spec in 8080:1 8081:4; do
     port=${spec%:*} workers=${spec#*:}
-    (cd /tmp/app && setsid nohup python3 -m shared.cli gateway --upstream http://127.0.0.1:8000 \
+    (cd /tmp/app && setsid nohup python3 -m services.cli gateway --upstream http://127.0.0.1:8000 \
       --port "$port" --workers "$workers" > "/tmp/tg/gw-$port.log" 2>&1 & echo $! > "/tmp/tg/gw-$port.pid")
   done
   wait "$up_pid"; cat "$RES/remote.log"
   sleep 2
   for port in 8080 8081; do
-    pgrep -o -f "shared.cli gateway --upstream http://127.0.0.1:8000 --port $port" > "/tmp/tg/gw-$port.pid"
+    pgrep -o -f "services.cli gateway --upstream http://127.0.0.1:8000 --port $port" > "/tmp/tg/gw-$port.pid"
   done
   for port in 8000 8080 8081; do
     curl -s -m 60 "localhost:$port/v1/completions" -H "authorization: Bearer $(key)" \
@@ -86,12 +86,12 @@ restart)
   export PYTHONPATH=$GSITE:/tmp/app TOLLGATE_GATEWAY__UPSTREAM_TRANSPORT=${TRANSPORT:-aiohttp}
   for spec in 8080:1 8081:4; do
     port=${spec%:*} workers=${spec#*:}
-    (cd /tmp/app && setsid nohup python3 -m shared.cli gateway --upstream http://127.0.0.1:8000 \
+    (cd /tmp/app && setsid nohup python3 -m services.cli gateway --upstream http://127.0.0.1:8000 \
       --port "$port" --workers "$workers" > "/tmp/tg/gw-$port.log" 2>&1 &)
   done
   sleep 10
   for port in 8080 8081; do
-    pgrep -o -f "shared.cli gateway --upstream http://127.0.0.1:8000 --port $port" > "/tmp/tg/gw-$port.pid"
+    pgrep -o -f "services.cli gateway --upstream http://127.0.0.1:8000 --port $port" > "/tmp/tg/gw-$port.pid"
     curl -s -m 30 "localhost:$port/v1/completions" -H "authorization: Bearer $(key)" \
       -H 'content-type: application/json' \
       -d "{\"model\":\"$MODEL\",\"prompt\":\"hello\",\"max_tokens\":8,\"ignore_eos\":true}" \
@@ -115,7 +115,7 @@ sweep)
     --seed "$round" $reverse ${SWEEP_ARGS:-} -- --model "$MODEL" --prompt-tokens 128 --output-tokens 128 \
     --ignore-eos --timeout 120
   for gw in gw1 gw4; do
-    PYTHONPATH=$GSITE:. python3 -m shared.cli bench compare "$RES/round$round/direct.json" \
+    PYTHONPATH=$GSITE:. python3 -m services.cli bench compare "$RES/round$round/direct.json" \
       "$RES/round$round/$gw.json"
   done
   grep -c '"status": 200' /tmp/tg/gw-8080.log /tmp/tg/gw-8081.log
@@ -134,7 +134,7 @@ pinned)
   python3 -c "print(f'gateway idle CPU: {1000*($b-$a)/10:.1f} ms/s')" | tee "$RES/pin/idle.txt"
   one() {  # label url c n seed mode [taskset...]
     local label=$1 url=$2 c=$3 n=$4 seed=$5 mode=$6; shift 6
-    TOLLGATE_BENCH_API_KEY=$(key) PYTHONPATH=$GSITE:. "$@" python3 -m shared.cli bench run \
+    TOLLGATE_BENCH_API_KEY=$(key) PYTHONPATH=$GSITE:. "$@" python3 -m services.cli bench run \
       --url "$url" -c "$c" -n "$n" --model "$MODEL" --prompt-tokens 128 --output-tokens 128 \
       --ignore-eos --seed "$seed" --label "$label" --out "$RES/pin/$mode-c$c-$label-$seed.json" \
       $([ "$mode" = nostream ] && echo --no-stream) > /dev/null 2>&1
@@ -162,7 +162,7 @@ PY
   ;;
 profile)
   pid=$(cat /tmp/tg/gw-8080.pid)
-  (TOLLGATE_BENCH_API_KEY=$(key) PYTHONPATH=$GSITE:. python3 -m shared.cli bench run \
+  (TOLLGATE_BENCH_API_KEY=$(key) PYTHONPATH=$GSITE:. python3 -m services.cli bench run \
     --url http://127.0.0.1:8080 -c 256 -n 2048 --processes 8 --model "$MODEL" \
     --prompt-tokens 128 --output-tokens 128 --ignore-eos --seed 99 --label gw1-profiled \
     --out "$RES/profile-run.json" > "$RES/profile-run.log" 2>&1) &

@@ -2,7 +2,7 @@
 measured one after another at each concurrency, so drift in the engine (warm-up, clocks,
 other load) hits every target alike instead of the last one swept.
 
-Each measurement is one `tollgate bench run` (`python3 -m shared.cli bench run`) with one
+Each measurement is one `tollgate bench run` (`python3 -m services.cli bench run`) with one
 concurrency; afterwards the steps of each target are joined into one results file per target
 (`<label>.json`, the format `tollgate bench compare` and `plot` read), and the CPU time the
 watched processes (e.g. the gateway and its workers) spent during each step is added to the
@@ -95,7 +95,7 @@ def _run_one(
     command = [
         sys.executable,
         "-m",
-        "shared.cli",
+        "services.cli",
         "bench",
         "run",
         "--url",

@@ -158,7 +158,7 @@ def _tollgate(upstream: str, workers: int, data_dir: Path) -> Iterator[Target]:
         TOLLGATE_LOG_FORMAT="json",
         TOLLGATE_LOG_LEVEL="WARNING",
     )
-    cli = [sys.executable, "-m", "shared.cli"]
+    cli = [sys.executable, "-m", "services.cli"]
     made = subprocess.run(
         [*cli, "keys", "create", "--name", "bench", "--rpm", str(_RPM), "--json"],
         env=env,

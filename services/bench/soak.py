@@ -193,7 +193,7 @@ def _gateway(
     }
     if fake:  # the injected `hang` faults end in a 504 after 2 s, not the default minutes
         env["TOLLGATE_GATEWAY__FIRST_BYTE_TIMEOUT_S"] = "2"
-    command = [sys.executable, "-m", "shared.cli", "gateway", "--port", str(port)]
+    command = [sys.executable, "-m", "services.cli", "gateway", "--port", str(port)]
     process = ManagedProcess("gateway", [*command, "--upstream", upstream], env, echo=None)
     process.start()
     try:

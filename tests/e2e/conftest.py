@@ -50,7 +50,7 @@ def ui_url(gateway_stack: GatewayStack) -> Iterator[str]:
         # Every test signs in from 127.0.0.1; the throttle itself is tested in tests/ui.
         "TOLLGATE_UI__SIGN_IN_RATE_LIMIT": "1000/minute",
     }
-    command = [sys.executable, "-m", "shared.cli", "ui", "--port", str(port)]
+    command = [sys.executable, "-m", "services.cli", "ui", "--port", str(port)]
     ui = ManagedProcess(
         "ui", [*command, "--gateway", gateway_stack.gateway_url], env, echo=None
     ).start()

@@ -1,4 +1,4 @@
-"""Two real gateway processes (`python -m shared.cli gateway`) sharing Redis and the key database
+"""Two real gateway processes (`python -m services.cli gateway`) sharing Redis and the key database
 hold one limit between them exactly, and see limit changes within the key cache time."""
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def test_cors_is_closed_by_default(served: Served) -> None:
 def test_the_ui_process_sends_security_headers(served: Served) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
-    command = [sys.executable, "-m", "shared.cli", "ui", "--port", str(port)]
+    command = [sys.executable, "-m", "services.cli", "ui", "--port", str(port)]
     ui = ManagedProcess("ui", [*command, "--gateway", served.url], env, echo=None).start()
     try:
         wait_until_ready(f"http://127.0.0.1:{port}/", ui, 120, interval_s=0.2)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from services.cli import app
 from services.fake_engine import FakeEngineConfig, running_fake_engine
-from shared.cli import app
 
 runner = CliRunner()
 

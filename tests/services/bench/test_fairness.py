@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from services.bench.fairness import FORMAT, run_fairness_bench
-from shared.cli import app
+from services.cli import app
 
 
 def test_every_mode_times_the_light_keys_first_tokens_on_a_fake_engine() -> None:

@@ -14,7 +14,7 @@ from services.bench.soak import LIMITED_SLOTS, SoakConfig, SoakResult
 
 def test_a_short_soak_passes_every_check() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
-    command = [sys.executable, "-m", "shared.cli", "bench", "soak", "--duration", "20"]
+    command = [sys.executable, "-m", "services.cli", "bench", "soak", "--duration", "20"]
     done = subprocess.run(
         [*command, "--warmup", "3", "--concurrency", "24", "--json"],
         capture_output=True,
