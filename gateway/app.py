@@ -1,37 +1,37 @@
-"""The gateway application, composed in one place.
+"""The gateway application: the parts (gateway/wiring.py) turned into one Litestar app.
 
-    request -> RequestContext (id, record, log line) -> routing -> `principal` (KeysPlugin)
-            -> proxy handler -> ProxyService (checks, admission hooks, upstream) -> engine
+    request -> RequestContext (id, record, log line) -> routing -> `principal` (keys)
+            -> proxy handler -> ProxyService (checks, the pipeline's admissions, upstream)
+            -> engine -> the pipeline's observers (metrics, ledger)
 
 `create_app(settings)` builds everything from settings; `uvicorn gateway.app:create_app
---factory` and `tollgate gateway` serve it. Later modules (limits, usage, routing) join
-through plugins, from app state: `"proxy_hooks"` (admission and outcome hooks, see
-gateway/proxy/hooks.py), `"request_listeners"` (every finished HTTP request's record and
-scope), `"upstreams"` (the upstream pool) and `"settings"`.
+--factory` and `tollgate gateway` serve it. The plugins below are the glue of one area each
+(routes, lifespan), given their parts; they start in the order listed, after the database and
+stop in reverse, so the ledger flushes before the database closes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import httpx
 from litestar import Litestar
-from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins import InitPluginProtocol, PluginProtocol
+from litestar.plugins import PluginProtocol
 
+from gateway.admin.teams import TeamsPlugin
+from gateway.content_log import ContentLogPlugin
+from gateway.db.session import serving
 from gateway.exception_handlers import EXCEPTION_HANDLERS
+from gateway.keys.plugin import KeysPlugin
 from gateway.keys.principal import KeyPrincipal
-from gateway.observability import AccessLog, RequestContext
-from gateway.proxy.controllers import proxy_router, status_router
-from gateway.proxy.engine_state import EngineStateSampler
-from gateway.proxy.hooks import ProxyHooks
-from gateway.proxy.service import ProxyService
-from gateway.routing import build_router
-from gateway.routing.plugin import RoutingPlugin
-from gateway.telemetry import telemetry_plugins
+from gateway.limits.plugin import LimitsPlugin
+from gateway.metrics.plugin import MetricsPlugin
+from gateway.proxy.plugin import ProxyPlugin
+from gateway.scheduling.plugin import SchedulingPlugin
+from gateway.tracing import TracingPlugin
+from gateway.usage.plugin import UsagePlugin
+from gateway.wiring import GatewayParts, StandIns, build_parts
 from shared.logging import configure_logging
 from shared.settings import Settings, load_settings
 
@@ -40,74 +40,65 @@ VERSION = "0.1.0"
 
 class GatewayApp(Litestar):
     """Litestar with the request context around every HTTP request, 404s and errors included
-    (Litestar's own middleware only runs for matched routes)."""
+    (Litestar's own middleware only runs for matched routes), and the parts it was built from."""
 
-    request_context: RequestContext
+    parts: GatewayParts
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            await self.request_context(super().__call__, scope, receive, send)
+            await self.parts.request_context(super().__call__, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    auth: InitPluginProtocol | None = None,
-    limits: InitPluginProtocol | None = None,
-    scheduling: InitPluginProtocol | None = None,
-    plugins: Sequence[PluginProtocol] = (),
-    upstream_transport: httpx.AsyncBaseTransport | None = None,
-) -> Litestar:
-    """The gateway app.
-
-    `auth` provides the `principal` dependency (default: `KeysPlugin`, keys in the database);
-    `limits` the rate limits, an admission hook (default: `LimitsPlugin`, gateway/limits);
-    `scheduling` the fair queue, the next admission hook (default: `SchedulingPlugin`);
-    `upstream_transport` puts an in-process engine behind the proxy (tests).
-    """
-    settings = settings or load_settings()
-    router = build_router(settings)  # the engines, their models, aliases, who may use what
-    pool = router.pool
-    hooks = ProxyHooks()
-    request_context = RequestContext(AccessLog())
-    service = ProxyService(settings.gateway, pool, router, hooks, transport=upstream_transport)
-    sampler = EngineStateSampler(pool, lambda: service.client, service.engine_headers)
-    if auth is None:
-        from gateway.keys.plugin import KeysPlugin
-
-        auth = KeysPlugin(settings)
-    if limits is None:
-        from gateway.limits import LimitsPlugin
-
-        limits = LimitsPlugin(settings)
-    if scheduling is None:
-        from gateway.scheduling import SchedulingPlugin
-
-        scheduling = SchedulingPlugin(settings)  # after limits: its hook must run second
-
-    app = GatewayApp(
-        route_handlers=[proxy_router(service), status_router(service, sampler)],
-        plugins=[
-            auth,
-            RoutingPlugin(router, settings),  # after auth: team model lists from its database
-            limits,
-            scheduling,
-            *plugins,
-            *telemetry_plugins(settings),
-        ],
-        lifespan=[service.lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
-        state=State(
-            {
-                "settings": settings,
-                "proxy": service,
-                "proxy_hooks": hooks,
-                "upstreams": pool,
-                "request_listeners": request_context.listeners,
-            }
+def plugins(parts: GatewayParts) -> list[PluginProtocol]:
+    """Each area's glue, in start-up order."""
+    settings, keys, teams, ledger = parts.settings, parts.keys, parts.teams, parts.ledger
+    glue: list[PluginProtocol] = [
+        KeysPlugin(
+            parts.authenticate,
+            limits=parts.limiter,
+            store=keys.store if keys else None,
+            service=keys.service if keys else None,
+            admin=parts.admin,
+            invalidation=keys.invalidation if keys else None,
         ),
+        TeamsPlugin(parts.admin, teams.service if teams else None, teams.caches if teams else ()),
+        LimitsPlugin(parts.limiter, settings, redis_pool=parts.redis_pool),
+        ProxyPlugin(parts.proxy, parts.sampler),
+    ]
+    if parts.scheduler is not None:
+        glue.append(SchedulingPlugin(parts.scheduler, parts.proxy, settings))
+    glue.append(MetricsPlugin(parts.recorder, parts.router.pool))
+    if settings.usage.enabled:
+        glue.append(
+            UsagePlugin(
+                settings.usage,
+                parts.admin,
+                database=parts.database if ledger else None,
+                writer=ledger.writer if ledger else None,
+                service=ledger.service if ledger else None,
+                first_prune_delay_s=parts.stand_ins.first_prune_delay_s,
+            )
+        )
+    glue.append(TracingPlugin(settings.tracing, exporter=parts.stand_ins.span_exporter))
+    glue.append(ContentLogPlugin(settings))
+    return glue
+
+
+def create_app(
+    settings: Settings | None = None, *, stand_ins: StandIns | None = None
+) -> GatewayApp:
+    """The gateway app; `stand_ins` replace parts for tests and benchmarks (gateway/wiring.py)."""
+    settings = settings or load_settings()
+    parts = build_parts(settings, stand_ins)
+    database = parts.database
+    app = GatewayApp(
+        route_handlers=list(parts.stand_ins.route_handlers),
+        plugins=plugins(parts),
+        # Before every plugin's: the database is migrated first and closed last.
+        lifespan=[lambda _app: serving(database)] if database is not None else [],
+        exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Tollgate gateway",
             version=VERSION,
@@ -123,7 +114,7 @@ def create_app(
         logging_config=None,  # shared/logging.py configured logging at start-up
         debug=False,
     )
-    app.request_context = request_context
+    app.parts = parts
     return app
 
 

@@ -1,6 +1,6 @@
-"""The admin API under /admin: key management now, usage later. Every route is guarded by
-`require_admin` (bearer `TOLLGATE_ADMIN_TOKEN`)."""
+"""The admin API under /admin: keys, teams and usage. Every route is served behind one
+`AdminGuard` (bearer `TOLLGATE_ADMIN_TOKEN`), through `admin_router`."""
 
-from gateway.admin.guards import AdminAuth, require_admin
+from gateway.admin.guards import AdminAuth, AdminGuard, admin_guard, admin_router
 
-__all__ = ["AdminAuth", "require_admin"]
+__all__ = ["AdminAuth", "AdminGuard", "admin_guard", "admin_router"]

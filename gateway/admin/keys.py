@@ -1,13 +1,14 @@
-"""`/admin/keys`: create (the key is returned once), list, show, update, revoke."""
+"""`/admin/keys`: create (the key is returned once), list, show, update, revoke.
+
+The handlers take the `keys` dependency (a `KeyService`), which the keys plugin provides."""
 
 from __future__ import annotations
 
 from litestar import delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from gateway.admin.base import AdminController
-from gateway.keys.dependencies import provide_key_service
 from gateway.keys.service import KeyService
 from shared.schemas.keys import KeyCreate, KeyCreated, KeyInfo, KeyList, KeyUpdate
 
@@ -16,7 +17,6 @@ _KEY_ID = Parameter(description="the key's id, key_…", max_length=200)
 
 class AdminKeysController(AdminController):
     path = "/admin/keys"
-    dependencies = {"keys": Provide(provide_key_service, sync_to_thread=False)}
 
     @post("/", status_code=201, summary="Create a key (the key is in this answer only)")
     async def create_key(

@@ -1,11 +1,13 @@
-"""`GET /tollgate/me`: the calling key as its holder may see it (the UI shows it)."""
+"""`GET /tollgate/me`: the calling key as its holder may see it (the UI shows it).
+
+The handler takes `principal` and `limits` (what is left of them) as dependencies; the keys
+plugin provides both."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from litestar import Controller, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from gateway.keys.exception_handlers import EXCEPTION_HANDLERS
@@ -14,8 +16,16 @@ from shared.schemas.keys import KeyLimitsInfo, MeInfo
 from shared.schemas.limits import LimitsRemaining
 
 
+@runtime_checkable  # Litestar checks a dependency's value against the handler's annotation
 class RemainingLimits(Protocol):
     async def remaining_info(self, principal: KeyPrincipal) -> LimitsRemaining | None: ...
+
+
+class NoLimits:
+    """An app without a limiter (the keys' own tests): nothing to report."""
+
+    async def remaining_info(self, principal: KeyPrincipal) -> LimitsRemaining | None:
+        return None
 
 
 def me_info(principal: KeyPrincipal) -> MeInfo:
@@ -47,9 +57,9 @@ class MeController(Controller):
     security = [{"ApiKey": []}]
 
     @get("/", summary="The calling API key: name, team, allowed models, limits, what is left")
-    async def me(self, principal: NamedDependency[KeyPrincipal], state: State) -> MeInfo:
+    async def me(
+        self, principal: NamedDependency[KeyPrincipal], limits: NamedDependency[RemainingLimits]
+    ) -> MeInfo:
         info = me_info(principal)
-        limiter: RemainingLimits | None = state.get("limits")  # gateway/limits, when present
-        if limiter is not None:
-            info.remaining = await limiter.remaining_info(principal)
+        info.remaining = await limits.remaining_info(principal)
         return info

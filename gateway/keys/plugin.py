@@ -1,37 +1,31 @@
-"""`KeysPlugin(settings)`: API keys, their database and the admin API, wired into an app.
+"""`KeysPlugin`: the Litestar glue of API keys, given its parts by the composition root.
 
-It adds the database lifespan (migrate, pool, dispose), the key store and key service on
-`app.state` (`db`, `key_store`, `key_service`), the app-level dependency `principal`, the
-routes `/tollgate/me` and `/admin/keys`, and OpenAPI security schemes for both tokens.
+It adds the app-level dependency `principal`, `GET /tollgate/me`, `/admin/keys` (when the app
+has a key service), the OpenAPI security schemes of both tokens, and the key store's lifespan (the batched last-use writer; the Redis
+subscription that hears about keys changed on other gateways).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 
-from gateway.admin.guards import STATE_KEY, AdminAuth
+from gateway.admin.guards import AdminGuard, admin_router
 from gateway.admin.keys import AdminKeysController
-from gateway.db import DatabaseConfigError, DatabaseUnavailable
-from gateway.db.engine import redact_url
-from gateway.db.session import open_database
-from gateway.keys.admin_token import resolve_admin_token
-from gateway.keys.controllers import MeController
-from gateway.keys.dependencies import provide_principal
+from gateway.di import provide_part
+from gateway.keys.controllers import MeController, NoLimits, RemainingLimits
+from gateway.keys.dependencies import Authenticate
 from gateway.keys.invalidation import KeyInvalidation
 from gateway.keys.principal import KeyPrincipal
 from gateway.keys.service import KeyService
 from gateway.keys.store import KeyStore
-from shared.logging import get_logger
-from shared.settings import Settings
-
-log = get_logger("gateway.keys")
 
 SECURITY_SCHEMES = {
     "ApiKey": SecurityScheme(type="http", scheme="bearer", description="an API key, tg-…"),
@@ -40,18 +34,52 @@ SECURITY_SCHEMES = {
 
 
 class KeysPlugin(InitPluginProtocol):
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        authenticate: Authenticate,
+        *,
+        limits: RemainingLimits | None = None,
+        store: KeyStore | None = None,
+        service: KeyService | None = None,
+        admin: AdminGuard | None = None,
+        invalidation: KeyInvalidation | None = None,
+    ) -> None:
+        """`store`, `service`, `admin` and `invalidation` exist when the keys are in the
+        database; a stand-in `authenticate` (tests, benchmarks) comes without them."""
+        self._authenticate = authenticate
+        self._limits = limits or NoLimits()
+        self._store = store
+        self._service = service
+        self._admin = admin
+        self._invalidation = invalidation
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        admin = AdminAuth(resolve_admin_token(self._settings))
-        if not admin.enabled:
-            log.warning("admin API disabled: set TOLLGATE_ADMIN_TOKEN to enable it")
-        app_config.state[STATE_KEY] = admin
-        app_config.lifespan.append(self._lifespan)
-        app_config.dependencies["principal"] = Provide(provide_principal)
+        authenticate = self._authenticate
+
+        async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
+            # A plain function: Litestar deep-copies what it registers, and would copy the
+            # key store behind a bound method.
+            return await authenticate(request)
+
+        app_config.dependencies["principal"] = Provide(principal)
         app_config.signature_namespace["KeyPrincipal"] = KeyPrincipal
-        app_config.route_handlers.extend([MeController, AdminKeysController])
+        app_config.route_handlers.append(
+            Router(
+                path="/",
+                route_handlers=[MeController],
+                dependencies={"limits": provide_part(self._limits)},
+            )
+        )
+        if self._service is not None and self._admin is not None:
+            app_config.route_handlers.append(
+                admin_router(
+                    self._admin,
+                    [AdminKeysController],
+                    dependencies={"keys": provide_part(self._service)},
+                )
+            )
+        if self._store is not None:
+            app_config.lifespan.append(self._lifespan)
         if app_config.openapi_config is not None:
             components = app_config.openapi_config.components
             if isinstance(components, list):
@@ -62,43 +90,14 @@ class KeysPlugin(InitPluginProtocol):
         return app_config
 
     @asynccontextmanager
-    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        url = self._settings.resolved_database_url
+    async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        store = self._store
+        assert store is not None  # the lifespan is added only with a store
         async with AsyncExitStack() as stack:
-            try:
-                db = await stack.enter_async_context(open_database(url))
-            except (DatabaseConfigError, DatabaseUnavailable) as exc:
-                # One clear line before the server's own "startup failed" traceback.
-                log.error("cannot open the database", url=redact_url(url), error=str(exc))
-                raise
-            log.info("database ready", url=redact_url(url))
-            store = KeyStore(
-                db.sessions,
-                cache_ttl_s=self._settings.keys.cache_ttl_s,
-                flush_interval_s=self._settings.keys.last_used_flush_s,
-            )
-            invalidation: KeyInvalidation | None = None
-            if self._settings.redis_url:
+            if self._invalidation is not None:
                 # Changes made on any gateway (or the CLI) reach this one's cache at once.
-                invalidation = KeyInvalidation(
-                    self._settings.redis_url,
-                    self._settings.keys.invalidation_channel,
-                    evict=store.evict,
-                    clear=store.clear,
-                )
-                await invalidation.start()
-                stack.push_async_callback(invalidation.aclose)
-
-            async def changed(key_id: str) -> None:
-                store.evict(key_id)
-                if invalidation is not None:
-                    await invalidation.publish(key_id)
-
-            app.state.db = db
-            app.state.key_store = store
-            app.state.key_service = KeyService(db.sessions, on_change=changed)
+                await self._invalidation.start()
+                stack.push_async_callback(self._invalidation.aclose)
             store.start()
-            try:
-                yield
-            finally:
-                await store.aclose()
+            stack.push_async_callback(store.aclose)
+            yield

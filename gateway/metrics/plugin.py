@@ -1,9 +1,9 @@
 """`MetricsPlugin`: Prometheus metrics of the gateway at `/metrics`.
 
-It hooks into the proxy (an observer for finished requests, an admission that counts requests
-in flight), into the request context (every HTTP request's status), and samples the engines'
-health in the background. It puts `GatewayMetrics` on app state under `"metrics"`, where the
-usage ledger finds it.
+It serves `/metrics` and samples the engines' health in the background. The composition root
+(gateway/wiring.py) puts the recorder into the proxy's pipeline (an observer of finished
+requests, an admission stage counting requests in flight) and into the request context (every
+HTTP request's status), and hands the metrics to the usage ledger.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from litestar import Litestar, Response, get
 from litestar.config.app import AppConfig
@@ -22,14 +21,11 @@ from gateway.background import cancel_task
 from gateway.metrics.multiprocess import active_dir, forget_dead_workers, worker_exiting
 from gateway.metrics.recorder import MetricsRecorder
 from gateway.metrics.registry import GatewayMetrics
-from gateway.proxy.hooks import ProxyHooks
 from gateway.proxy.upstreams import UpstreamPool
 from shared.logging import get_logger
 
 _log = get_logger("tollgate.metrics")
 
-STATE_KEY = "metrics"
-RECORDER_KEY = "metrics_recorder"
 _SAMPLE_INTERVAL_S = 2.0
 
 
@@ -48,23 +44,12 @@ def render(metrics: GatewayMetrics) -> bytes:
 
 
 class MetricsPlugin(InitPluginProtocol):
-    def __init__(self, metrics: GatewayMetrics | None = None) -> None:
-        self.metrics = metrics or GatewayMetrics()
-        self.recorder: MetricsRecorder | None = None
+    def __init__(self, recorder: MetricsRecorder, pool: UpstreamPool) -> None:
+        self._recorder = recorder
+        self._pool = pool
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        pool: UpstreamPool | None = app_config.state.get("upstreams")
-        recorder = self.recorder = MetricsRecorder(self.metrics, pool)
-        app_config.state[STATE_KEY] = self.metrics
-        app_config.state[RECORDER_KEY] = recorder
-        hooks: ProxyHooks | None = app_config.state.get("proxy_hooks")
-        if hooks is not None:
-            hooks.observers.append(recorder.observe)
-            hooks.admissions.append(recorder.admit)
-        listeners: list[Any] | None = app_config.state.get("request_listeners")
-        if listeners is not None:
-            listeners.append(recorder.http_finished)
-        metrics = self.metrics
+        metrics = self._recorder.metrics
 
         @get(
             "/metrics",
@@ -80,16 +65,11 @@ class MetricsPlugin(InitPluginProtocol):
         return app_config
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+    async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
         directory = active_dir()
         if directory is not None:
             forget_dead_workers(directory)
-        pool: UpstreamPool | None = app.state.get("upstreams")
-        sampler = (
-            asyncio.create_task(self._sample_forever(pool), name="tollgate-metrics-sampler")
-            if pool is not None
-            else None
-        )
+        sampler = asyncio.create_task(self._sample_forever(), name="tollgate-metrics-sampler")
         try:
             yield
         finally:
@@ -97,12 +77,10 @@ class MetricsPlugin(InitPluginProtocol):
             if directory is not None:
                 worker_exiting(directory)
 
-    async def _sample_forever(self, pool: UpstreamPool) -> None:
-        recorder = self.recorder
-        assert recorder is not None  # made by on_app_init, which added the lifespan
+    async def _sample_forever(self) -> None:
         while True:
             try:
-                recorder.sample_upstreams(pool)
+                self._recorder.sample_upstreams(self._pool)
             except Exception:  # a metrics fault must never stop the gateway
                 _log.exception("sampling upstreams for metrics failed")
             await asyncio.sleep(_SAMPLE_INTERVAL_S)

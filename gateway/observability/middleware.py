@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -83,11 +83,9 @@ class RequestContext:
     synchronous, must be quick, and one that raises is logged and skipped.
     """
 
-    def __init__(
-        self, access_log: AccessLog, listeners: list[RequestListener] | None = None
-    ) -> None:
+    def __init__(self, access_log: AccessLog, listeners: Iterable[RequestListener] = ()) -> None:
         self._access_log = access_log
-        self.listeners: list[RequestListener] = listeners if listeners is not None else []
+        self.listeners: tuple[RequestListener, ...] = tuple(listeners)
 
     async def __call__(self, app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any) -> None:
         request_id = _request_id(scope["headers"])

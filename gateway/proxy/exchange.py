@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 
 from gateway.keys.principal import KeyPrincipal
 from gateway.observability.context import RequestRecord, Usage
-from gateway.proxy.hooks import ProxyHooks, ProxyOutcome, Ticket, release_all
+from gateway.proxy.hooks import ProxyOutcome, ProxyPipeline, Ticket, release_all
 from gateway.proxy.upstreams import Upstream
 
 
 class Exchange:
     __slots__ = (
         "_done",
-        "_hooks",
+        "_pipeline",
         "_started_wall",
         "principal",
         "queued_ms",
@@ -29,8 +29,10 @@ class Exchange:
         "upstream",
     )
 
-    def __init__(self, hooks: ProxyHooks, record: RequestRecord, principal: KeyPrincipal) -> None:
-        self._hooks = hooks
+    def __init__(
+        self, pipeline: ProxyPipeline, record: RequestRecord, principal: KeyPrincipal
+    ) -> None:
+        self._pipeline = pipeline
         self._started_wall = time.time() - (time.perf_counter() - record.started)
         self._done = False
         self.record = record
@@ -73,8 +75,8 @@ class Exchange:
         if self.upstream is not None:
             self.upstream.in_flight -= 1
             self.upstream = None
-        hooks = self._hooks
-        if not hooks.observers and not self.tickets:
+        pipeline = self._pipeline
+        if not pipeline.observes and not self.tickets:
             return  # nobody listens: skip building the outcome
         outcome = ProxyOutcome(
             request_id=record.request_id,
@@ -94,6 +96,6 @@ class Exchange:
             stream_events=stream_events,
             queued_ms=self.queued_ms,
         )
-        hooks.notify(outcome)
+        pipeline.notify(outcome)
         if self.tickets:
             await release_all(self.tickets, outcome)

@@ -1,4 +1,4 @@
-"""Seams where later modules join the proxy without changing it.
+"""The proxy's pipeline: the seams where limits, queueing, metrics and the ledger join it.
 
 Data flows one way: request -> auth -> admission (rate limits, quotas, fair queueing) ->
 upstream -> outcome (usage ledger, metrics, token-based limits).
@@ -12,16 +12,17 @@ upstream -> outcome (usage ledger, metrics, token-based limits).
   when it ended). Observers are synchronous and must be quick (hand the outcome to a queue);
   one that raises is logged and does not affect the request or the other observers.
 
-Register them on the `ProxyHooks` found in app state under `"proxy_hooks"`, e.g. from a
-plugin's `on_app_init`: `app_config.state["proxy_hooks"].observers.append(ledger.record)`.
+The stages are written down once, in order, by the composition root (gateway/wiring.py,
+`proxy_pipeline`): admissions run in that order and their releases in reverse, the way
+middleware unwinds; observers run in order. A part never registers itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gateway.keys.principal import KeyPrincipal
 from gateway.observability.context import Usage
@@ -86,19 +87,54 @@ class ProxyOutcome:
 
 Admission = Callable[[ProxyRequest], Awaitable[Ticket | None]]
 Observer = Callable[[ProxyOutcome], None]
+Run = TypeVar("Run", bound=Callable[..., object])  # an Admission or an Observer
 
 
-@dataclass(slots=True)
-class ProxyHooks:
-    admissions: list[Admission] = field(default_factory=list)
-    observers: list[Observer] = field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Stage(Generic[Run]):
+    """One named step of the pipeline (the name shows in logs and in `ProxyPipeline.names`)."""
+
+    name: str
+    run: Run
+
+
+class ProxyPipeline:
+    """The admission stages in order, then the observers in order; fixed once built."""
+
+    __slots__ = ("_admissions", "_observers", "admissions", "observers")
+
+    def __init__(
+        self,
+        admissions: Iterable[Stage[Admission]] = (),
+        observers: Iterable[Stage[Observer]] = (),
+    ) -> None:
+        self.admissions: tuple[Stage[Admission], ...] = tuple(admissions)
+        self.observers: tuple[Stage[Observer], ...] = tuple(observers)
+        # The hot path iterates the bare callables.
+        self._admissions = tuple(stage.run for stage in self.admissions)
+        self._observers = tuple((stage.name, stage.run) for stage in self.observers)
+
+    def names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(admission names, observer names), in the order they run."""
+        return (
+            tuple(stage.name for stage in self.admissions),
+            tuple(stage.name for stage in self.observers),
+        )
+
+    @property
+    def admits(self) -> bool:
+        return bool(self._admissions)
+
+    @property
+    def observes(self) -> bool:
+        return bool(self._observers)
 
     async def admit(self, request: ProxyRequest) -> list[Ticket]:
         """Run every admission in order; if one refuses, release those already granted."""
         tickets: list[Ticket] = []
         try:
             with span("tollgate.admission", route=request.route, model=request.model):
-                for admission in self.admissions:
+                for admission in self._admissions:
                     ticket = await admission(request)
                     if ticket is not None:
                         tickets.append(ticket)
@@ -109,11 +145,11 @@ class ProxyHooks:
         return tickets
 
     def notify(self, outcome: ProxyOutcome) -> None:
-        for observer in self.observers:
+        for name, observer in self._observers:
             try:
                 observer(outcome)
             except Exception:
-                _log.exception("proxy observer failed", observer=repr(observer))
+                _log.exception("proxy observer failed", observer=name)
 
 
 async def release_all(tickets: Sequence[Ticket], outcome: ProxyOutcome | None) -> None:

@@ -34,7 +34,7 @@ from gateway.proxy.client import (
     create_upstream_transport,
 )
 from gateway.proxy.exchange import Exchange
-from gateway.proxy.hooks import ProxyHooks, ProxyRequest
+from gateway.proxy.hooks import ProxyPipeline, ProxyRequest
 from gateway.proxy.responses import (
     JSON_HEADERS,
     RawResponse,
@@ -67,14 +67,14 @@ class ProxyService:
         settings: GatewaySettings,
         pool: UpstreamPool,
         selector: UpstreamSelector,
-        hooks: ProxyHooks,
+        pipeline: ProxyPipeline,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.selector = selector
-        self.hooks = hooks
+        self.pipeline = pipeline
         self.timeouts = UpstreamTimeouts.from_settings(settings)
         self._timeout_extension = self.timeouts.request_extension()
         key = settings.engine_api_key
@@ -119,7 +119,7 @@ class ProxyService:
         record: RequestRecord = request.scope[RECORD_SCOPE_KEY]  # type: ignore[literal-required]
         record.principal = principal
         record.route = route.path
-        exchange = Exchange(self.hooks, record, principal)
+        exchange = Exchange(self.pipeline, record, principal)
         try:
             return await self._forward(request, route, exchange)
         except GatewayError as exc:
@@ -159,10 +159,10 @@ class ProxyService:
                 if engine_model != model:  # an alias: the engine knows its own name only
                     body = with_model(body, engine_model)
         exchange.request_bytes = len(body)
-        if self.hooks.admissions:
+        if self.pipeline.admits:
             admitted_at = time.perf_counter()
             try:
-                exchange.tickets = await self.hooks.admit(
+                exchange.tickets = await self.pipeline.admit(
                     ProxyRequest(
                         record.request_id,
                         principal,

@@ -7,7 +7,6 @@ teams.py     teams' model lists from the database, cached and reloaded in the ba
 balancer.py  healthy engines first, fewest outstanding requests first
 router.py    the facade the proxy calls: resolve a model, order candidates, list models
 body.py      an alias in a request body rewritten to the engine's model name
-plugin.py    joins the database's team lists to the router while the app runs
 
 Everything here answers from memory: the background health monitor (gateway/proxy/upstreams.py)
 keeps each engine's health and model list fresh, so the per-request cost is a few dict lookups.

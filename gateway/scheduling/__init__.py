@@ -4,11 +4,12 @@
                       engine waiting queue / KV cache, polled) -> wait in the key's queue, served
                       by weighted deficit round robin -> Ticket(priority rewrite, release)
 
-See docs/scheduling.md. `SchedulingPlugin(settings)` wires it into the gateway app.
+See docs/scheduling.md. `build_scheduler(settings)` makes the scheduler, `SchedulingPlugin` its
+lifespan (gateway/wiring.py uses both).
 """
 
 from gateway.scheduling.fair_queue import FairQueue, QueueFull
-from gateway.scheduling.plugin import SchedulingPlugin
+from gateway.scheduling.plugin import SchedulingPlugin, build_scheduler
 from gateway.scheduling.scheduler import Scheduler
 
-__all__ = ["FairQueue", "QueueFull", "Scheduler", "SchedulingPlugin"]
+__all__ = ["FairQueue", "QueueFull", "Scheduler", "SchedulingPlugin", "build_scheduler"]

@@ -1,9 +1,9 @@
-"""`SchedulingPlugin(settings)`: the fair queue wired into the gateway app.
+"""`SchedulingPlugin`: the fair queue's lifespan in the app.
 
-It appends the scheduler's admission hook after the rate limits' (request -> auth -> limits ->
-queue -> upstream -> usage: a request the limits refuse never takes a place in the queue), puts
-the scheduler on app state (`"scheduler"`), and, when an engine threshold is set, polls the
-engines' `/metrics` during the app's lifespan while requests are in flight or waiting.
+The composition root builds the `Scheduler` (`build_scheduler`) and puts its admission stage
+after the rate limits' (gateway/wiring.py: a request the limits refuse never takes a place in
+the queue). When an engine threshold is set, this plugin polls the engines' `/metrics` while
+the app runs and requests are in flight or waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
-from gateway.proxy.hooks import ProxyHooks
+from gateway.proxy.service import ProxyService
 from gateway.scheduling.engine_load import EngineLoadWatch, Thresholds
 from gateway.scheduling.scheduler import Scheduler
 from shared.logging import get_logger
@@ -23,8 +23,6 @@ from shared.secret_files import UI_TOKEN
 from shared.settings import Settings
 
 _log = get_logger("tollgate.scheduling")
-
-SCHEDULER_STATE_KEY = "scheduler"
 
 
 def sends_priority(settings: Settings) -> bool:
@@ -37,33 +35,33 @@ def _ui_token(settings: Settings) -> str | None:
     return token.get_secret_value() if token is not None else None
 
 
+def build_scheduler(settings: Settings) -> Scheduler:
+    return Scheduler(
+        settings.scheduling,
+        workers=settings.gateway.workers,
+        send_priority=sends_priority(settings),
+        ui_token=_ui_token(settings),
+    )
+
+
 class SchedulingPlugin(InitPluginProtocol):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, scheduler: Scheduler, proxy: ProxyService, settings: Settings) -> None:
+        """`proxy`: whose client and engines the load watch polls."""
         self._settings = settings
-        self.scheduler = Scheduler(
-            settings.scheduling,
-            workers=settings.gateway.workers,
-            send_priority=sends_priority(settings),
-            ui_token=_ui_token(settings),
-        )
+        self._scheduler = scheduler
+        self._proxy = proxy
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        if not self._settings.scheduling.enabled:
-            return app_config
-        hooks: ProxyHooks | None = app_config.state.get("proxy_hooks")
-        if hooks is not None:
-            hooks.admissions.append(self.scheduler.admit)
-        app_config.state[SCHEDULER_STATE_KEY] = self.scheduler
         app_config.lifespan.append(self._lifespan)
         return app_config
 
     @asynccontextmanager
-    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+    async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
         settings = self._settings.scheduling
         thresholds = Thresholds(
             settings.engine_waiting_threshold, settings.engine_kv_cache_threshold
         )
-        scheduler = self.scheduler
+        scheduler = self._scheduler
         _log.info(
             "fair queueing ready",
             fair_by=settings.fair_by,
@@ -77,9 +75,9 @@ class SchedulingPlugin(InitPluginProtocol):
         if thresholds.waiting is None and thresholds.kv_cache is None:
             yield
             return
-        service = app.state["proxy"]
+        service = self._proxy
         scheduler.load = EngineLoadWatch(
-            app.state["upstreams"],
+            service.pool,
             lambda: service.client,
             service.engine_headers,
             thresholds,

@@ -1,5 +1,6 @@
 """HTTP glue for the ledger: `GET /admin/usage` (any key, team or model; JSON or CSV) and
-`GET /tollgate/usage` (the calling key's own history and limits; the UI plots it)."""
+`GET /tollgate/usage` (the calling key's own history and limits; the UI plots it). Both take
+the `usage` dependency (a `UsageService`), which the usage plugin provides."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 
 from gateway.admin.base import AdminController
-from gateway.db.errors import DatabaseUnavailable
 from gateway.errors import InvalidRequest
 from gateway.keys.controllers import me_info
 from gateway.keys.exception_handlers import EXCEPTION_HANDLERS
@@ -33,16 +32,6 @@ from shared.schemas.usage import (
 
 # What a key holder sees when asking without `since`: the UI's default periods.
 _DEFAULT_LOOKBACK = {"hour": timedelta(hours=24), "day": timedelta(days=30)}
-
-
-def provide_usage_service(state: State) -> UsageService:
-    service: UsageService | None = state.get("usage_service")
-    if service is None:
-        raise DatabaseUnavailable(
-            "The usage ledger is not available on this gateway (it has no key database).",
-            code="usage_unavailable",
-        )
-    return service
 
 
 def _period(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -87,7 +76,6 @@ def _wants_csv(request: Request[Any, Any, Any], fmt: str | None) -> bool:
 
 class AdminUsageController(AdminController):
     path = "/admin/usage"
-    dependencies = {"usage": Provide(provide_usage_service, sync_to_thread=False)}
 
     @get(
         "/",
@@ -133,7 +121,6 @@ class AdminUsageController(AdminController):
 class MyUsageController(Controller):
     path = "/tollgate/usage"
     tags = ["tollgate"]
-    dependencies = {"usage": Provide(provide_usage_service, sync_to_thread=False)}
     exception_handlers = EXCEPTION_HANDLERS
     security = [{"ApiKey": []}]
 

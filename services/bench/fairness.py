@@ -28,8 +28,6 @@ from typing import Any
 
 import httpx
 from litestar import Litestar, Request
-from litestar.config.app import AppConfig
-from litestar.di import Provide
 
 from gateway.errors import AuthenticationFailed
 from gateway.keys.principal import KeyPrincipal
@@ -51,18 +49,12 @@ class FairnessBenchError(RuntimeError):
     """The run could not be made (no engine, the gateway did not start, every request failed)."""
 
 
-class _BenchKeys:
+async def _bench_keys(request: Request[Any, Any, Any]) -> KeyPrincipal:
     """Two fixed keys; the bench measures scheduling, not the key store."""
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
-            found = _KEYS.get(request.headers.get("authorization", "").removeprefix("Bearer "))
-            if found is None:
-                raise AuthenticationFailed("Invalid API key.")
-            return found
-
-        app_config.dependencies["principal"] = Provide(principal)
-        return app_config
+    found = _KEYS.get(request.headers.get("authorization", "").removeprefix("Bearer "))
+    if found is None:
+        raise AuthenticationFailed("Invalid API key.")
+    return found
 
 
 @contextlib.contextmanager
@@ -81,6 +73,7 @@ def _gateway(
     upstream: str, mode: str, max_in_flight: int | None, waiting_threshold: int | None
 ) -> Litestar:
     from gateway.app import create_app
+    from gateway.wiring import StandIns
 
     scheduling = SchedulingSettings(
         enabled=mode != "fcfs",
@@ -91,7 +84,7 @@ def _gateway(
     )
     settings = Settings(upstreams=[upstream], scheduling=scheduling)
     settings.usage.enabled = False
-    return create_app(settings, auth=_BenchKeys())
+    return create_app(settings, stand_ins=StandIns(keys=_bench_keys))
 
 
 def _body(model: str, max_tokens: int, stream: bool) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway import tracing
 from gateway.app import create_app
+from gateway.wiring import StandIns
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
 from shared.settings import Settings, TracingSettings
 from tests.gateway.proxy.support import RunningGateway, running_gateway
@@ -42,8 +43,10 @@ def test_a_request_becomes_one_trace_with_auth_admission_and_upstream_spans(
     engine: RunningFakeEngine, tmp_path: Path
 ) -> None:
     exporter = InMemorySpanExporter()
-    plugin = tracing.TracingPlugin(TracingSettings(enabled=True), exporter=exporter)
-    app = create_app(settings(engine, tmp_path), plugins=[plugin])
+    traced = settings(engine, tmp_path).model_copy(
+        update={"tracing": TracingSettings(enabled=True)}
+    )
+    app = create_app(traced, stand_ins=StandIns(span_exporter=exporter))
     gateway: RunningGateway
     with running_gateway(app) as gateway:
         created = httpx.post(f"{gateway}/admin/keys", json={"name": "t"}, headers=ADMIN).json()

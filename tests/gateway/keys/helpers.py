@@ -11,13 +11,19 @@ from typing import Any
 import httpx
 from litestar import Litestar, get
 from litestar.di import NamedDependency
+from litestar.openapi import OpenAPIConfig
 from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.admin.guards import AdminAuth, admin_guard
+from gateway.db.session import Database, database_at, serving
 from gateway.exception_handlers import EXCEPTION_HANDLERS
+from gateway.keys.admin_token import resolve_admin_token
+from gateway.keys.dependencies import KeyAuthentication
 from gateway.keys.plugin import KeysPlugin
 from gateway.keys.principal import KeyPrincipal
+from gateway.wiring import KeyParts, build_keys
 from shared.settings import Settings
 
 
@@ -36,20 +42,41 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", _record)
 
 
-def build_app(settings: Settings) -> Litestar:
-    """The keys plugin alone, plus one key-guarded route standing in for the proxy."""
+class KeysApp(Litestar):
+    """An app of the keys alone, with the parts it was built from."""
+
+    database: Database
+    keys: KeyParts
+
+
+def build_app(settings: Settings) -> KeysApp:
+    """The keys (database, store, service, admin API) alone, plus one key-guarded route
+    standing in for the proxy; composed as gateway/wiring.py composes them."""
 
     @get("/v1/whoami")
     async def whoami(principal: NamedDependency[KeyPrincipal]) -> dict[str, str]:
         return {"id": principal.id}
 
+    database = database_at(settings.resolved_database_url)
+    keys = build_keys(settings, database)
+    plugin = KeysPlugin(
+        KeyAuthentication(keys.store).principal,
+        store=keys.store,
+        service=keys.service,
+        admin=admin_guard(AdminAuth(resolve_admin_token(settings))),
+        invalidation=keys.invalidation,
+    )
     # gateway/app.py registers the app-wide OpenAI-shaped handler; this stands in for it.
-    return Litestar(
+    app = KeysApp(
         route_handlers=[whoami],
-        plugins=[KeysPlugin(settings)],
+        plugins=[plugin],
+        lifespan=[lambda _app: serving(database)],
         exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(title="keys", version="0"),
         logging_config=None,  # as the gateway: logging is set up once, by shared.logging
     )
+    app.database, app.keys = database, keys
+    return app
 
 
 def make_settings(

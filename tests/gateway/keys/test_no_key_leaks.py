@@ -51,16 +51,16 @@ async def test_keys_appear_nowhere_but_in_the_create_answer(
         used, revoked, expired = keys[1:]
         ids = [k["id"] for k in (await client.get("/admin/keys", headers=ADMIN)).json()["data"]]
         await client.delete(f"/admin/keys/{ids[1]}", headers=ADMIN)
-        async with app.state.db.sessions() as session, session.begin():
+        async with app.database.sessions() as session, session.begin():
             await session.execute(
                 update(ApiKey).where(ApiKey.id == ids[2]).values(expires_at=ApiKey.created_at)
             )
-        app.state.key_store.clear()
+        app.keys.store.clear()
         for key in keys:
             for headers in ({"Authorization": f"Bearer {key}"}, {"x-api-key": key}):
                 for path in ("/tollgate/me", "/v1/whoami"):
                     answers.append((await client.get(path, headers=headers)).text)
-        await app.state.key_store.flush()
+        await app.keys.store.flush()
     assert sum('"error"' in a for a in answers) == 12  # guessed, revoked, expired: refused
     logs = captured_logs.getvalue()
     assert "api_keys" in logs  # SQL and its parameters were really captured

@@ -5,33 +5,38 @@ from pathlib import Path
 
 import httpx
 import pytest
-from litestar import Litestar
 from sqlalchemy import select
 
 from gateway.db import open_database
 from gateway.db.models import ApiKey
 from gateway.keys.service import KeyService
 from shared.schemas.keys import KeyCreate, KeyCreated
-from tests.gateway.keys.helpers import assert_openai_error, build_app, make_settings, serve
+from tests.gateway.keys.helpers import (
+    KeysApp,
+    assert_openai_error,
+    build_app,
+    make_settings,
+    serve,
+)
 
 
 @pytest.fixture
-async def app(clean_env: Path, database_url: str) -> Litestar:
+async def app(clean_env: Path, database_url: str) -> KeysApp:
     return build_app(make_settings(clean_env / "data", database_url))
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: KeysApp) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app) as client:
         yield client
 
 
-async def _create(app: Litestar, **fields: object) -> KeyCreated:
-    service: KeyService = app.state.key_service
+async def _create(app: KeysApp, **fields: object) -> KeyCreated:
+    service: KeyService = app.keys.service
     return await service.create(KeyCreate.model_validate({"name": "alice", **fields}))
 
 
-async def test_me_answers_with_the_pinned_shape(app: Litestar, client: httpx.AsyncClient) -> None:
+async def test_me_answers_with_the_pinned_shape(app: KeysApp, client: httpx.AsyncClient) -> None:
     made = await _create(app, team="ml", tier="interactive", models=["m1"], rpm=5, tpm=500)
     response = await client.get("/tollgate/me", headers={"Authorization": f"Bearer {made.key}"})
     assert response.status_code == 200
@@ -55,7 +60,7 @@ async def test_me_answers_with_the_pinned_shape(app: Litestar, client: httpx.Asy
 
 
 async def test_the_principal_dependency_guards_other_routes(
-    app: Litestar, client: httpx.AsyncClient
+    app: KeysApp, client: httpx.AsyncClient
 ) -> None:
     made = await _create(app)
     ok = await client.get("/v1/whoami", headers={"Authorization": f"bearer {made.key}"})
@@ -83,11 +88,11 @@ async def test_bad_keys_get_401_in_openai_shape(
         assert error["code"] == "invalid_api_key" and says in error["message"]
 
 
-async def test_a_revoked_key_is_refused_at_once(app: Litestar, client: httpx.AsyncClient) -> None:
+async def test_a_revoked_key_is_refused_at_once(app: KeysApp, client: httpx.AsyncClient) -> None:
     made = await _create(app)
     auth = {"Authorization": f"Bearer {made.key}"}
     assert (await client.get("/tollgate/me", headers=auth)).status_code == 200
-    await app.state.key_service.revoke(made.id)
+    await app.keys.service.revoke(made.id)
     response = await client.get("/tollgate/me", headers=auth)
     assert response.status_code == 401
     assert "revoked" in assert_openai_error(response.json(), "authentication_error")["message"]
@@ -124,7 +129,7 @@ async def test_an_unreachable_database_stops_start_up_with_a_clear_error(clean_e
     from gateway.db import DatabaseUnavailable
 
     settings = make_settings(clean_env / "data", "postgresql://tg:hunter2@127.0.0.1:9/tollgate")
-    # Litestar's lifespan runs in a task group, which wraps the error in a group.
+    # KeysApp's lifespan runs in a task group, which wraps the error in a group.
     with pytest.raises(ExceptionGroup) as caught:
         async with serve(build_app(settings)):
             pass

@@ -22,13 +22,11 @@ import redis
 from pydantic import SecretStr
 
 from gateway.app import create_app
-from gateway.keys.controllers import MeController
 from gateway.keys.principal import KeyLimits, KeyPrincipal, model_limits_from
-from gateway.limits import LimitsPlugin
 from gateway.limits.policy import TeamLimits
 from shared.settings import GatewaySettings, LimitSettings, Settings
 from tests.conftest import free_port
-from tests.gateway.proxy.support import FixedKeysPlugin, RunningGateway, running_gateway
+from tests.gateway.proxy.support import FixedKeys, RunningGateway, running_gateway
 from tests.processes import tollgate_env
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -69,12 +67,11 @@ def keyed_settings(data_dir: Path, upstream: str, store: str | None, **changes: 
     )
 
 
-class KeyTable(FixedKeysPlugin):
-    """The `principal` dependency from `principals`, and `GET /tollgate/me`."""
+class KeyTable(FixedKeys):
+    """The `principal` dependency from `principals` (`GET /tollgate/me` answers for them)."""
 
     def __init__(self, *principals: KeyPrincipal) -> None:
-        # GET /tollgate/me answers with "remaining"
-        super().__init__({key_for(p.name): p for p in principals}, handlers=[MeController])
+        super().__init__({key_for(p.name): p for p in principals})
 
 
 class StaticTeams:
@@ -96,7 +93,7 @@ def set_teams(gateway: RunningGateway, **teams: Mapping[str, Any]) -> None:
         )
         for name, spec in teams.items()
     }
-    gateway.app.state["limits"].policy.teams = StaticTeams(limits)
+    gateway.app.parts.limiter.policy.teams = StaticTeams(limits)
 
 
 def limit_settings(
@@ -126,7 +123,7 @@ def limited_gateway(
 ) -> Iterator[RunningGateway]:
     """A gateway (uvicorn in a thread) with these keys, limit settings and gateway settings."""
     settings = limit_settings(upstream, redis_url=redis_url, gateway=gateway, **limits)
-    app = create_app(settings, auth=KeyTable(*principals), limits=LimitsPlugin(settings))
+    app = create_app(settings, stand_ins=KeyTable(*principals).stand_ins())
     with running_gateway(app) as url:
         yield url
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from litestar import Litestar
 
-from gateway.app import create_app
+from gateway.app import GatewayApp, create_app
+from gateway.keys.service import KeyService
 from services.fake_engine import RunningFakeEngine
 from shared.schemas.keys import KeyCreate
 from shared.settings import LimitSettings
@@ -24,7 +24,7 @@ Client = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 @pytest.fixture
 async def gateway(
     tmp_path: Path, fake_engine: RunningFakeEngine, store: str | None
-) -> AsyncIterator[tuple[Litestar, Client]]:
+) -> AsyncIterator[tuple[GatewayApp, Client]]:
     settings = keyed_settings(
         tmp_path, fake_engine, store, limits=LimitSettings(auth_failures_per_ip="3/minute")
     )
@@ -47,11 +47,16 @@ def bearer(key: str) -> dict[str, str]:
 WRONG = "tg-" + "x" * 43
 
 
+def key_service(app: GatewayApp) -> KeyService:
+    assert app.parts.keys is not None  # the keys are in the database here
+    return app.parts.keys.service
+
+
 async def test_past_the_limit_an_address_gets_429_even_with_a_valid_key(
-    gateway: tuple[Litestar, Client],
+    gateway: tuple[GatewayApp, Client],
 ) -> None:
     app, client_from = gateway
-    key = (await app.state.key_service.create(KeyCreate(name="alice"))).key
+    key = (await key_service(app).create(KeyCreate(name="alice"))).key
     async with client_from("10.0.0.1") as client:
         assert (await client.get("/v1/models", headers=bearer(key))).status_code == 200
         guesses = [(await client.get("/v1/models", headers=bearer(WRONG))) for _ in range(3)]
@@ -69,10 +74,10 @@ async def test_past_the_limit_an_address_gets_429_even_with_a_valid_key(
 
 
 async def test_requests_without_a_key_are_not_counted_as_guesses(
-    gateway: tuple[Litestar, Client],
+    gateway: tuple[GatewayApp, Client],
 ) -> None:
     app, client_from = gateway
-    key = (await app.state.key_service.create(KeyCreate(name="alice"))).key
+    key = (await key_service(app).create(KeyCreate(name="alice"))).key
     async with client_from("10.0.0.3") as client:
         for _ in range(5):
             assert (await client.get("/v1/models")).status_code == 401

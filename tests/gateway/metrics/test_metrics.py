@@ -90,7 +90,7 @@ def test_metrics_count_known_traffic(gateway: RunningGateway) -> None:
     )
     assert value(found, "tollgate_prompt_tokens_total", model="fake-model") == prompt
     assert value(found, "tollgate_completion_tokens_total", model="fake-model") == completion
-    upstream = gateway.app.state["upstreams"].upstreams[0].name
+    upstream = gateway.app.parts.router.pool.upstreams[0].name
     assert value(found, "tollgate_upstream_errors_total", upstream=upstream, kind="engine_503") == 1
     assert value(found, "tollgate_requests_in_flight", route=ROUTE) == 0
     assert (
@@ -116,17 +116,23 @@ def test_made_up_model_names_share_one_label(gateway: RunningGateway) -> None:
     assert value(found, "tollgate_requests_total", route=ROUTE, model="other", status="404") == 30
 
 
-def test_rate_limited_and_abandoned_requests_are_counted(gateway: RunningGateway) -> None:
+def test_rate_limited_and_abandoned_requests_are_counted() -> None:
     from gateway.errors import RateLimited
-    from gateway.proxy.hooks import ProxyRequest, Ticket
+    from gateway.proxy.hooks import ProxyRequest, Stage, Ticket
+    from gateway.wiring import StandIns
 
     async def refuse_second(request: ProxyRequest) -> Ticket | None:
         if request.model == "other-model":
             raise RateLimited("Too many requests.", code="rpm")
         return None
 
-    gateway.app.state["proxy_hooks"].admissions.insert(0, refuse_second)
-    with httpx.Client(base_url=gateway, headers=auth(), timeout=30) as client:
+    config = FakeEngineConfig(models=("fake-model", "other-model"))
+    stand_ins = StandIns(admissions=[Stage("refuse_second", refuse_second)])
+    with (
+        running_fake_engine(config) as engine,
+        running_gateway(build_app([engine], stand_ins=stand_ins)) as gateway,
+        httpx.Client(base_url=gateway, headers=auth(), timeout=30) as client,
+    ):
         assert client.post(ROUTE, json={**CHAT, "model": "other-model"}).status_code == 429
         body = {**CHAT, "max_tokens": 500, "stream": True}
         with client.stream("POST", ROUTE, json=body, headers={"x-fake-itl-ms": "20"}) as stream:

@@ -9,7 +9,9 @@ import httpx
 import openai
 import pytest
 
-from gateway.proxy.hooks import ProxyRequest
+from gateway.proxy.hooks import ProxyRequest, Stage
+from gateway.wiring import StandIns
+from services.fake_engine import RunningFakeEngine
 from shared.logging import configure_logging, get_logger
 from tests.gateway.proxy.support import (
     ALICE_KEY,
@@ -17,6 +19,8 @@ from tests.gateway.proxy.support import (
     LogCapture,
     RunningGateway,
     auth,
+    build_app,
+    running_gateway,
     wait_for,
 )
 
@@ -71,13 +75,14 @@ def test_health_probes_stay_out_of_the_info_log(client: httpx.Client, logs: LogC
 
 
 def test_lines_written_while_serving_a_request_carry_its_id(
-    gateway: RunningGateway, client: httpx.Client, logs: LogCapture
+    fake_engine: RunningFakeEngine, logs: LogCapture
 ) -> None:
     async def note(request: ProxyRequest) -> None:
         get_logger("tollgate.test").info("admitting", model=request.model)
 
-    gateway.app.state["proxy_hooks"].admissions.append(note)
-    response = client.post("/v1/chat/completions", json=CHAT, headers=auth())
+    app = build_app([fake_engine], stand_ins=StandIns(admissions=[Stage("note", note)]))
+    with running_gateway(app) as gateway:
+        response = httpx.post(f"{gateway}/v1/chat/completions", json=CHAT, headers=auth())
     (line,) = [json.loads(line) for line in logs.lines if '"admitting"' in line]
     assert line["request_id"] == response.headers["x-request-id"]
 

@@ -1,7 +1,7 @@
 """A gateway served for real (uvicorn in a thread) in front of a fake engine, with fixed test keys.
 
-The keys here stand in for the database-backed `KeysPlugin` (tested on its own), so proxy
-tests stay about the proxy; tests/gateway/test_app.py runs the real plugin.
+The keys here stand in for the key database (`StandIns(keys=...)`, tested on its own), so proxy
+tests stay about the proxy; tests/gateway/test_app.py runs the real keys.
 """
 
 from __future__ import annotations
@@ -10,19 +10,19 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
-from litestar import Controller, Litestar, Request
-from litestar.config.app import AppConfig
-from litestar.di import Provide
+from litestar import Request
 from litestar.testing import TestClient
 
-from gateway.app import create_app
+from gateway.app import GatewayApp, create_app
 from gateway.errors import AuthenticationFailed
 from gateway.keys.principal import KeyPrincipal
 from gateway.server import serving_app_in_thread
+from gateway.wiring import StandIns
 from shared.settings import GatewaySettings, Settings
 
 ALICE_KEY = "tg-alice-0123456789abcdef0123456789abcdef"
@@ -37,28 +37,22 @@ def auth(key: str = ALICE_KEY) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
 
 
-class FixedKeysPlugin:
-    """Provides the `principal` dependency from a fixed table {API key: principal}, in place
-    of the database-backed keys plugin (tested with real keys elsewhere); `handlers` are
-    added to the app."""
+class FixedKeys:
+    """The `principal` dependency from a fixed table {API key: principal}, in place of the key
+    database (tested with real keys elsewhere)."""
 
-    def __init__(
-        self, keys: Mapping[str, KeyPrincipal] = KEYS, handlers: Sequence[type[Controller]] = ()
-    ) -> None:
+    def __init__(self, keys: Mapping[str, KeyPrincipal] = KEYS) -> None:
         self.keys = dict(keys)
-        self.handlers = list(handlers)
 
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
-            header = request.headers.get("authorization", "")
-            found = self.keys.get(header.removeprefix("Bearer ").strip())
-            if found is None:
-                raise AuthenticationFailed("Invalid API key.")
-            return found
+    async def __call__(self, request: Request[Any, Any, Any]) -> KeyPrincipal:
+        header = request.headers.get("authorization", "")
+        found = self.keys.get(header.removeprefix("Bearer ").strip())
+        if found is None:
+            raise AuthenticationFailed("Invalid API key.")
+        return found
 
-        app_config.dependencies["principal"] = Provide(principal)
-        app_config.route_handlers.extend(self.handlers)
-        return app_config
+    def stand_ins(self, **more: Any) -> StandIns:
+        return StandIns(keys=self, **more)
 
 
 # What carries requests to the engine; the proxy tests run once with each (see conftest).
@@ -70,23 +64,27 @@ def gateway_settings(upstreams: list[str], **gateway: Any) -> Settings:
     return Settings(upstreams=upstreams, gateway=GatewaySettings(**gateway))
 
 
-def build_app(upstreams: list[str], **gateway: Any) -> Litestar:
-    return create_app(gateway_settings(upstreams, **gateway), auth=FixedKeysPlugin())
+def build_app(
+    upstreams: list[str], *, stand_ins: StandIns | None = None, **gateway: Any
+) -> GatewayApp:
+    """A gateway with the fixed keys; `stand_ins` may add stages, listeners or routes."""
+    chosen = replace(stand_ins or StandIns(), keys=FixedKeys())
+    return create_app(gateway_settings(upstreams, **gateway), stand_ins=chosen)
 
 
 class RunningGateway(str):
     """The gateway's base URL (a `str`), with its app."""
 
-    app: Litestar
+    app: GatewayApp
 
-    def __new__(cls, url: str, app: Litestar) -> RunningGateway:
+    def __new__(cls, url: str, app: GatewayApp) -> RunningGateway:
         instance = super().__new__(cls, url)
         instance.app = app
         return instance
 
 
 @contextlib.contextmanager
-def running_gateway(app: Litestar) -> Iterator[RunningGateway]:
+def running_gateway(app: GatewayApp) -> Iterator[RunningGateway]:
     """Serve `app` with the production uvicorn options on a free port, in a thread."""
     with serving_app_in_thread(app) as url:
         yield RunningGateway(url, app)
@@ -121,12 +119,11 @@ def wait_for(condition: Any, timeout_s: float = 5.0, interval_s: float = 0.02) -
 @contextlib.contextmanager
 def gateway_over(
     engine: Callable[[httpx.Request], httpx.Response], **gateway: Any
-) -> Iterator[TestClient[Litestar]]:
+) -> Iterator[TestClient[GatewayApp]]:
     """The gateway in-process, in front of `engine` (a function from request to response)."""
     app = create_app(
         gateway_settings(["http://engine:8000"], **gateway),
-        auth=FixedKeysPlugin(),
-        upstream_transport=httpx.MockTransport(engine),
+        stand_ins=FixedKeys().stand_ins(upstream_transport=httpx.MockTransport(engine)),
     )
     with TestClient(app) as client:
         yield client

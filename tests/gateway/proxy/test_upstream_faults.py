@@ -14,7 +14,7 @@ from services.fake_engine.server import free_port
 from tests.gateway.proxy.conftest import MODELS
 from tests.gateway.proxy.support import (
     ALICE_KEY,
-    FixedKeysPlugin,
+    FixedKeys,
     auth,
     build_app,
     gateway_settings,
@@ -96,8 +96,7 @@ def test_engine_errors_not_in_openai_shape_are_wrapped_into_it() -> None:
 
     app = create_app(
         gateway_settings(["http://engine:8000"]),
-        auth=FixedKeysPlugin(),
-        upstream_transport=httpx.MockTransport(engine),
+        stand_ins=FixedKeys().stand_ins(upstream_transport=httpx.MockTransport(engine)),
     )
     with TestClient(app) as test_client:
         response = test_client.post(

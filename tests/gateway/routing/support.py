@@ -1,6 +1,6 @@
 """A gateway (uvicorn in a thread) in front of several fake engines, with a table of keys.
 
-Keys stand in for the database-backed plugin (tested with real processes in
+Keys stand in for the key database (tested with real processes in
 test_two_gateways.py), so these tests stay about routing.
 """
 
@@ -16,7 +16,7 @@ import httpx
 from gateway.app import create_app
 from gateway.keys.principal import KeyPrincipal
 from shared.settings import GatewaySettings, RoutingSettings, Settings
-from tests.gateway.proxy.support import FixedKeysPlugin, RunningGateway, running_gateway
+from tests.gateway.proxy.support import FixedKeys, RunningGateway, running_gateway
 
 # A short health interval, so a killed engine is out and a restarted one back within a second.
 HEALTH_INTERVAL_S = 0.2
@@ -38,7 +38,7 @@ def keyed(
     )
 
 
-class KeyTable(FixedKeysPlugin):
+class KeyTable(FixedKeys):
     def __init__(self, *principals: KeyPrincipal) -> None:
         super().__init__({key_of(p.name): p for p in principals})
 
@@ -61,7 +61,7 @@ def routed_gateway(
 ) -> Iterator[RunningGateway]:
     """A gateway over `upstreams` whose first health round (models discovered) has run."""
     keys = KeyTable(*(principals or (keyed("alice"),)))
-    app = create_app(routing_settings(upstreams, **routing), auth=keys)
+    app = create_app(routing_settings(upstreams, **routing), stand_ins=keys.stand_ins())
     with running_gateway(app) as url:
         ready = httpx.get(f"{url}/ready", timeout=10)
         assert ready.status_code in (200, 503), ready.text

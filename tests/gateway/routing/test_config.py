@@ -70,7 +70,9 @@ def test_a_gateway_started_from_a_file_routes_to_its_engines(
         f"upstreams:\n  - {{url: '{alpha_engine}', name: left}}\n"
         f"  - {{url: '{beta_engine}', name: right}}\naliases: {{default: beta}}\n",
     )
-    with running_gateway(create_app(settings, auth=KeyTable(keyed("alice")))) as gateway:
+    with running_gateway(
+        create_app(settings, stand_ins=KeyTable(keyed("alice")).stand_ins())
+    ) as gateway:
         ready = httpx.get(f"{gateway}/ready", timeout=10).json()
         assert ready["upstreams_healthy"] == 2
         answer = httpx.post(f"{gateway}/v1/chat/completions", json=chat("default"), headers=auth())

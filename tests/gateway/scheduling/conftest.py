@@ -10,14 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Request
-from litestar.config.app import AppConfig
-from litestar.di import Provide
 
 from gateway.app import create_app
 from gateway.errors import AuthenticationFailed
 from gateway.keys.principal import KeyPrincipal
-from gateway.proxy.hooks import ProxyHooks, ProxyOutcome, ProxyRequest, Ticket
+from gateway.proxy.hooks import ProxyOutcome, ProxyRequest, Stage, Ticket
 from gateway.scheduling import Scheduler
+from gateway.wiring import StandIns
 from services.fake_engine import FakeEngineConfig, RunningFakeEngine, running_fake_engine
 from shared.settings import SchedulingSettings, Settings
 from tests.gateway.proxy.conftest import logs  # the JSON log lines of a test
@@ -49,18 +48,12 @@ def chat(content: str = "hi", **extra: Any) -> dict[str, Any]:
     }
 
 
-class NamedKeysPlugin:
+async def named_keys(request: Request[Any, Any, Any]) -> KeyPrincipal:
     """`Authorization: Bearer tg-<name>` is the key of PRINCIPALS[name]."""
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        async def principal(request: Request[Any, Any, Any]) -> KeyPrincipal:
-            token = request.headers.get("authorization", "").removeprefix("Bearer tg-")
-            if token not in PRINCIPALS:
-                raise AuthenticationFailed("Invalid API key.")
-            return PRINCIPALS[token]
-
-        app_config.dependencies["principal"] = Provide(principal)
-        return app_config
+    token = request.headers.get("authorization", "").removeprefix("Bearer tg-")
+    if token not in PRINCIPALS:
+        raise AuthenticationFailed("Invalid API key.")
+    return PRINCIPALS[token]
 
 
 class Scheduled(RunningGateway):
@@ -71,7 +64,8 @@ class Scheduled(RunningGateway):
 
     @property
     def scheduler(self) -> Scheduler:
-        found: Scheduler = self.app.state["scheduler"]
+        found = self.app.parts.scheduler
+        assert found is not None  # fair queueing is on in these gateways
         return found
 
     @property
@@ -88,16 +82,23 @@ class Scheduled(RunningGateway):
 @contextlib.contextmanager
 def scheduled_gateway(upstream: str, **scheduling: Any) -> Iterator[Scheduled]:
     settings = Settings(upstreams=[upstream], scheduling=SchedulingSettings(**scheduling))
-    app = create_app(settings, auth=NamedKeysPlugin())
-    hooks: ProxyHooks = app.state["proxy_hooks"]
-    scheduler: Scheduler = app.state["scheduler"]
     events: list[tuple[str, str]] = []
     outcomes: list[ProxyOutcome] = []
 
     async def record_admission(request: ProxyRequest) -> Ticket | None:
-        events.append(("admitted", request.principal.name))  # right after the fair queue
+        events.append(("admitted", request.principal.name))  # after the fair queue
         return None
 
+    app = create_app(
+        settings,
+        stand_ins=StandIns(
+            keys=named_keys,
+            admissions=[Stage("record_admission", record_admission)],
+            observers=[Stage("outcomes", outcomes.append)],
+        ),
+    )
+    scheduler = app.parts.scheduler
+    assert scheduler is not None
     wait = scheduler._wait
 
     async def record_queueing(request: ProxyRequest, tier: str) -> None:
@@ -105,8 +106,6 @@ def scheduled_gateway(upstream: str, **scheduling: Any) -> Iterator[Scheduled]:
         await wait(request, tier)
 
     scheduler._wait = record_queueing  # type: ignore[method-assign]
-    hooks.admissions.append(record_admission)
-    hooks.observers.append(outcomes.append)
     with running_gateway(app) as url:
         gateway = Scheduled(url, app)
         gateway.events, gateway.outcomes = events, outcomes

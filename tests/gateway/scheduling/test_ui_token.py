@@ -17,11 +17,12 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.app import create_app
+from gateway.wiring import StandIns
 from services.fake_engine import RunningFakeEngine
 from shared.secret_files import UI_TOKEN
 from shared.settings import SchedulingSettings, Settings
 from tests.gateway.proxy.support import LogCapture, RunningGateway, running_gateway
-from tests.gateway.scheduling.conftest import NamedKeysPlugin, auth, chat
+from tests.gateway.scheduling.conftest import auth, chat, named_keys
 from ui.client import ChatRequest, GatewayClient
 
 TOKEN = "tgui-the-right-one-" + "x" * 24
@@ -42,7 +43,7 @@ def ui_gateway(
         ui_token=SecretStr(ui_token) if ui_token else None,
         scheduling=SchedulingSettings(send_priority=True),
     )
-    with running_gateway(create_app(settings, auth=NamedKeysPlugin())) as url:
+    with running_gateway(create_app(settings, stand_ins=StandIns(keys=named_keys))) as url:
         yield url
 
 

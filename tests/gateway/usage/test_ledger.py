@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from gateway.app import create_app
 from gateway.db import open_database
 from gateway.db.models import UsageRecord
-from gateway.usage import UsagePlugin
+from gateway.wiring import StandIns
 from tests.gateway.proxy.support import running_gateway
 from tests.gateway.usage.conftest import ledger_settings
 from tests.gateway.usage.support import (
@@ -196,11 +196,8 @@ async def test_the_retention_setting_prunes_old_rows_while_the_gateway_runs(
             ],
         )
     settings = ledger_settings(fake_engine, database_url, tmp_path, retention_days=2)
-    retention = UsagePlugin(settings, first_prune_delay_s=0)  # prune at once, not in 5-60 s
-    off = settings.model_copy(
-        update={"usage": settings.usage.model_copy(update={"enabled": False})}
-    )
-    with running_gateway(create_app(off, plugins=[retention])):
+    retention = StandIns(first_prune_delay_s=0)  # prune at once, not in 5-60 s
+    with running_gateway(create_app(settings, stand_ins=retention)):
         for _ in range(100):
             if [r.key_id for r in await ledger_rows(database_url)] == ["key_new"]:
                 break
